@@ -1,0 +1,77 @@
+// Package model holds the buffer resource as it travels over the /buffers API, shared
+// by the handler (which serves it), the table store (which keeps it) and the client
+// (which consumes it).
+package model
+
+import (
+	"errors"
+	"time"
+)
+
+// Buffer is the wire and storage view of one buffer record.
+//
+// The field is spelled `etag` on output, as the user docs show; encoding/json matches
+// names case-insensitively on input, so Tyger's `eTag` decodes into it too.
+type Buffer struct {
+	ID        string            `json:"id"`
+	CreatedAt time.Time         `json:"createdAt"`
+	Location  string            `json:"location,omitempty"`
+	Tags      map[string]string `json:"tags"`
+	ETag      string            `json:"etag,omitempty"`
+	ExpiresAt *time.Time        `json:"expiresAt,omitempty"`
+}
+
+// BufferList is one page of GET /buffers.
+type BufferList struct {
+	Items    []Buffer `json:"items"`
+	NextLink string   `json:"nextLink,omitempty"`
+}
+
+// AccessURL is the body of a POST /buffers/{id}/access answer.
+type AccessURL struct {
+	URI string `json:"uri"`
+}
+
+// ErrorBody is every error answer: {"error":{"code":"...","message":"..."}}.
+type ErrorBody struct {
+	Error ErrorInfo `json:"error"`
+}
+
+// ErrorInfo is the inner part of ErrorBody.
+type ErrorInfo struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e ErrorInfo) Error() string { return e.Code + ": " + e.Message }
+
+// Filter selects buffers by tags: every pair in Tags must match, and a buffer having
+// any pair of ExcludeTags is left out.
+type Filter struct {
+	Tags        map[string]string
+	ExcludeTags map[string]string
+}
+
+// ListQuery is one page request for buffers, newest first.
+type ListQuery struct {
+	Filter
+	Limit int
+	// Continuation is the opaque token from an earlier page; empty starts at the top.
+	Continuation string
+}
+
+// ListPage is one page of results; an empty Continuation means no more pages.
+type ListPage struct {
+	Items        []Buffer
+	Continuation string
+}
+
+// Errors every store implementation reports (wrapped) so the handler can map them to
+// HTTP answers without knowing the storage.
+var (
+	ErrNotFound            = errors.New("buffer not found")
+	ErrPreconditionFailed  = errors.New("etag does not match")
+	ErrInvalidContinuation = errors.New("invalid continuation token")
+	// ErrUnavailable marks storage faults (timeouts, 5xx) that a retry may cure.
+	ErrUnavailable = errors.New("storage unavailable")
+)
