@@ -21,6 +21,13 @@ type Buffer struct {
 	ExpiresAt *time.Time        `json:"expiresAt,omitempty"`
 }
 
+// BufferUpdate is the mutable part of a buffer: its whole tag set, and its expiry
+// when ExpiresAt is set.
+type BufferUpdate struct {
+	Tags      map[string]string
+	ExpiresAt *time.Time
+}
+
 // BufferList is one page of GET /buffers.
 type BufferList struct {
 	Items    []Buffer `json:"items"`
