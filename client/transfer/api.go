@@ -1,0 +1,52 @@
+// Package transfer moves a buffer's bytes straight between a local stream and Blob
+// Storage: numbered data blobs written in parallel, each with its Content-MD5 and a
+// cumulative SHA-256 hash chain, verified and reassembled in order on read. The blob
+// layout is byte-compatible with Tyger's buffers.
+package transfer
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"time"
+)
+
+// AccessSource hands out the container access URL (a SAS URL) for one buffer.
+type AccessSource interface {
+	// URL returns the current access URL.
+	URL(ctx context.Context) (*url.URL, error)
+	// Refresh is called when storage refused stale as expired or invalid. It returns a
+	// new URL, or an error wrapping ErrAccessURLExpired when the source cannot renew
+	// (a literal URL given on the command line).
+	Refresh(ctx context.Context, stale *url.URL) (*url.URL, error)
+}
+
+// ErrAccessURLExpired is reported when storage refuses an access URL that cannot be
+// renewed.
+var ErrAccessURLExpired = errors.New("access URL expired or invalid")
+
+// Progress receives running totals; it is called from transfer goroutines, often, so
+// it must be cheap and safe for concurrent use.
+type Progress func(bytesDone int64)
+
+// WriteOptions tunes Write. Zero values take the defaults.
+type WriteOptions struct {
+	DOP       int   // parallel uploads; default 16
+	BlockSize int64 // bytes per data blob; default 4 MiB
+	// FlushInterval, when > 0, uploads a short blob once data has waited this long,
+	// so a slow producer's bytes reach readers promptly.
+	FlushInterval time.Duration
+	Progress      Progress
+}
+
+// ReadOptions tunes Read. Zero values take the defaults.
+type ReadOptions struct {
+	DOP      int // parallel downloads; default 32
+	Progress Progress
+}
+
+// Stats summarises a finished transfer.
+type Stats struct {
+	Bytes int64
+	Blobs int64
+}
