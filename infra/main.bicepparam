@@ -1,0 +1,5 @@
+using './main.bicep'
+
+param namePrefix = 'spool'
+param maximumInstanceCount = 40
+param instanceMemoryMB = 512
