@@ -1,0 +1,323 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"spool/internal/model"
+)
+
+// createRequest is the body of POST /buffers. Tyger's CLI also sends "id":"" and a
+// zero "createdAt"; both are accepted and replaced, and so is a client "etag".
+// Any other field is refused.
+type createRequest struct {
+	ID        string            `json:"id"`
+	CreatedAt *time.Time        `json:"createdAt"`
+	Location  string            `json:"location"`
+	Tags      map[string]string `json:"tags"`
+	ETag      string            `json:"etag"`
+	ExpiresAt *time.Time        `json:"expiresAt"`
+}
+
+// updateRequest is the body of PUT /buffers/{id}. Like Tyger's BufferUpdate, it
+// ignores unknown fields; absent or null tags clear all tags.
+type updateRequest struct {
+	ID        string            `json:"id"`
+	Tags      map[string]string `json:"tags"`
+	ExpiresAt *time.Time        `json:"expiresAt"`
+}
+
+type metadataResponse struct {
+	APIVersions []string `json:"apiVersions"`
+}
+
+// readBody decodes a JSON body of at most MaxBodyBytes into v. The Functions host
+// forwards a body only when Content-Length > 0, so an empty body is normal and
+// leaves v untouched.
+func readBody(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return invalidInput("The request body could not be read.")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return invalidInput(fmt.Sprintf("The request body is not valid: %s", strings.TrimPrefix(err.Error(), "json: ")))
+	}
+	if dec.More() {
+		return invalidInput("The request body holds more than one JSON value.")
+	}
+	return nil
+}
+
+// versionOK checks api-version (missing means 1.0) and answers 400 when it is unknown.
+func (a *api) versionOK(w http.ResponseWriter, r *http.Request) bool {
+	if err := checkAPIVersion(r.URL.Query()); err != nil {
+		writeJSON(w, http.StatusBadRequest, struct {
+			Error       model.ErrorInfo `json:"error"`
+			APIVersions []string        `json:"apiVersions"`
+		}{
+			Error:       model.ErrorInfo{Code: codeUnsupportedVersion, Message: "The HTTP resource does not support the API version given: " + err.Error()},
+			APIVersions: []string{currentVersion},
+		})
+		return false
+	}
+	return true
+}
+
+// metadata is anonymous: it tells Tyger's CLI which API versions exist and, by giving
+// no authority, that no login is needed.
+func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	writeJSON(w, http.StatusOK, metadataResponse{APIVersions: []string{currentVersion}})
+}
+
+func (a *api) createBuffer(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	var req createRequest
+	if err := readBody(w, r, &req, true); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := validateTags(req.Tags); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if req.Location != "" && !strings.EqualFold(req.Location, a.location) {
+		a.fail(w, r, invalidInput(fmt.Sprintf("No storage accounts configured for location '%s'", req.Location)))
+		return
+	}
+	b := model.Buffer{
+		ID:        newID(),
+		CreatedAt: a.now().UTC(),
+		Location:  a.location,
+		Tags:      req.Tags,
+		ExpiresAt: utcPtr(req.ExpiresAt),
+	}
+	created, err := a.create(r.Context(), b)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/buffers/"+created.ID)
+	a.writeBuffer(w, http.StatusCreated, created)
+}
+
+// create makes the container first so a record never points at nothing, and removes
+// the container again when the record cannot be stored.
+func (a *api) create(ctx context.Context, b model.Buffer) (model.Buffer, error) {
+	if err := a.containers.Create(ctx, b.ID); err != nil {
+		return model.Buffer{}, fmt.Errorf("creating container for buffer %s: %w", b.ID, err)
+	}
+	created, err := a.store.Insert(ctx, b)
+	if err != nil {
+		// The request's context may be what failed; the cleanup still deserves a try.
+		cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if delErr := a.containers.Delete(cleanupCtx, b.ID); delErr != nil {
+			a.log.Error("orphan container left after a failed insert", "id", b.ID, "err", delErr)
+		}
+		return model.Buffer{}, fmt.Errorf("inserting buffer %s: %w", b.ID, err)
+	}
+	return created, nil
+}
+
+func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	if !validID(id) {
+		a.fail(w, r, model.ErrNotFound)
+		return
+	}
+	b, err := a.store.Get(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeBuffer(w, http.StatusOK, b)
+}
+
+func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	if !validID(id) {
+		a.fail(w, r, model.ErrNotFound)
+		return
+	}
+	var req updateRequest
+	if err := readBody(w, r, &req, false); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if req.ID != "" && req.ID != id {
+		a.fail(w, r, invalidInput("The buffer ID in the URL does not match the buffer ID in the request body."))
+		return
+	}
+	if err := validateTags(req.Tags); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	upd := model.BufferUpdate{Tags: req.Tags, ExpiresAt: utcPtr(req.ExpiresAt)}
+	if upd.Tags == nil {
+		upd.Tags = map[string]string{}
+	}
+	b, err := a.store.Update(r.Context(), id, upd, ifMatch(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeBuffer(w, http.StatusOK, b)
+}
+
+func (a *api) listBuffers(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	filter, err := parseFilter(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ct, _, err := singleValue(q, "_ct")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	list := model.BufferList{Items: []model.Buffer{}}
+	if limit == 0 {
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
+	page, err := a.store.List(r.Context(), model.ListQuery{Filter: filter, Limit: limit, Continuation: ct})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for _, b := range page.Items {
+		list.Items = append(list.Items, withTags(b))
+	}
+	if page.Continuation != "" {
+		list.NextLink = nextLink(filter, limit, page.Continuation)
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (a *api) countBuffers(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	filter, err := parseFilter(r.URL.Query())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	n, err := a.store.Count(r.Context(), filter)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, strconv.Itoa(n))
+}
+
+func (a *api) accessBuffer(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	if !validID(id) {
+		a.fail(w, r, model.ErrNotFound)
+		return
+	}
+	q := r.URL.Query()
+	writeable := false
+	if s, ok, err := singleValue(q, "writeable"); err != nil {
+		a.fail(w, r, err)
+		return
+	} else if ok {
+		writeable, err = strconv.ParseBool(s)
+		if err != nil {
+			a.fail(w, r, invalidInput(fmt.Sprintf("writeable must be true or false, not %q.", s)))
+			return
+		}
+	}
+	ttlText, _, err := singleValue(q, "ttl")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ttl, err := parseTTL(ttlText)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// A URL for a buffer that does not exist would be useless; say so at once.
+	if _, err := a.store.Get(r.Context(), id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	uri, err := a.containers.AccessURL(r.Context(), id, writeable, ttl)
+	if err != nil {
+		a.fail(w, r, fmt.Errorf("signing access to buffer %s: %w", id, err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, model.AccessURL{URI: uri})
+}
+
+// writeBuffer answers one buffer, its ETag also in the header (unquoted, as Tyger does).
+func (a *api) writeBuffer(w http.ResponseWriter, status int, b model.Buffer) {
+	if b.ETag != "" {
+		w.Header().Set("ETag", b.ETag)
+	}
+	writeJSON(w, status, withTags(b))
+}
+
+// withTags makes a buffer without tags show "tags": {} rather than null.
+func withTags(b model.Buffer) model.Buffer {
+	if b.Tags == nil {
+		b.Tags = map[string]string{}
+	}
+	return b
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

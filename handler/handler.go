@@ -1,0 +1,149 @@
+// Package handler serves spool's control-plane HTTP API (the Tyger-compatible /buffers
+// routes under the Functions route prefix /api) as an Azure Functions custom handler.
+//
+// It keeps buffer records in a Store and makes and signs blob containers through
+// Containers; buffer bytes never pass through it.
+package handler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// Containers makes the blob container that holds a buffer's data and signs URLs for it.
+type Containers interface {
+	// Create makes the container; it fails if the container exists already.
+	Create(ctx context.Context, name string) error
+	// Delete removes the container and everything in it.
+	Delete(ctx context.Context, name string) error
+	// AccessURL returns a container SAS URL valid for ttl: read-only, or create+read
+	// when writeable (never write, so no blob can be overwritten).
+	AccessURL(ctx context.Context, name string, writeable bool, ttl time.Duration) (string, error)
+}
+
+// Options configures the API.
+type Options struct {
+	Store      Store
+	Containers Containers
+	// Location is reported on every buffer (an Azure region such as "eastus", or
+	// "local"); a create naming another location is refused.
+	Location string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives one line per request and the causes of server errors; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// MaxBodyBytes caps request bodies; 100 tags of maximal size fit well inside it.
+const MaxBodyBytes = 64 << 10
+
+// api holds the configured dependencies behind the routes.
+type api struct {
+	store      Store
+	containers Containers
+	location   string
+	now        func() time.Time
+	log        *slog.Logger
+}
+
+// New returns the API as an http.Handler serving paths beginning with /api.
+func New(opts Options) (http.Handler, error) {
+	if opts.Store == nil || opts.Containers == nil {
+		return nil, fmt.Errorf("handler: Store and Containers are required")
+	}
+	a := &api{
+		store:      opts.Store,
+		containers: opts.Containers,
+		location:   opts.Location,
+		now:        opts.Now,
+		log:        opts.Logger,
+	}
+	if a.location == "" {
+		a.location = "local"
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	return a.logRequests(a.recoverPanics(a.router())), nil
+}
+
+// router registers full paths on the root router: gorilla/mux answers a wrong method
+// with 405 there, where a PathPrefix subrouter could answer 404. The literal
+// buffers/count comes before buffers/{id}, as the Functions host also prefers it.
+func (a *api) router() *mux.Router {
+	r := mux.NewRouter()
+	r.HandleFunc("/api/metadata", a.metadata).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers", a.createBuffer).Methods(http.MethodPost)
+	r.HandleFunc("/api/buffers", a.listBuffers).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers/count", a.countBuffers).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers/{id}", a.getBuffer).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers/{id}", a.updateBuffer).Methods(http.MethodPut)
+	r.HandleFunc("/api/buffers/{id}/access", a.accessBuffer).Methods(http.MethodPost)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, codeNotFound, "The resource was not found")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed",
+			fmt.Sprintf("The method %s is not allowed on this resource", r.Method))
+	})
+	return r
+}
+
+// statusRecorder remembers the status code for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// logRequests logs method, path and status only: the query may carry the function
+// key (`code`) and headers carry keys and tokens, so neither is logged.
+func (a *api) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		a.log.Info("request", "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration", time.Since(start))
+	})
+}
+
+// recoverPanics turns a bug into a 500 JSON answer instead of a dropped connection.
+func (a *api) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
+					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				writeError(w, http.StatusInternalServerError, "InternalServerError", "internal server error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
