@@ -1,0 +1,46 @@
+package client
+
+import "testing"
+
+func TestParseSizeUsesBase2UnitsWithTygersRules(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+	}{
+		{"0", 0},
+		{"10", 10},
+		{"1K", 1024},
+		{"1KB", 1024},
+		{"1KiB", 1024},
+		{"512K", 512 << 10},
+		{"16M", 16 << 20},
+		{"1.5M", 1572864},
+		{"4MiB", 4 << 20},
+		{"1G", 1 << 30},
+		{"10GB", 10 << 30},
+		{"1T", 1 << 40},
+	}
+	for _, tc := range cases {
+		got, err := ParseSize(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseSizeRejectsWhatTygerRejects(t *testing.T) {
+	for _, in := range []string{"", "abc", "1k", "16m", "1G512M", "1 G", "-1", "-5M", "M"} {
+		if n, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, n)
+		}
+	}
+}
+
+func TestParseBlockSizeRejectsZero(t *testing.T) {
+	if _, err := ParseBlockSize("0"); err == nil {
+		t.Error("block size 0 accepted")
+	}
+	if n, err := ParseBlockSize("7"); err != nil || n != 7 {
+		t.Errorf("ParseBlockSize(7) = %d, %v", n, err)
+	}
+}
