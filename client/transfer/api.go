@@ -7,6 +7,7 @@ package transfer
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"time"
 )
@@ -37,16 +38,25 @@ type WriteOptions struct {
 	// so a slow producer's bytes reach readers promptly.
 	FlushInterval time.Duration
 	Progress      Progress
+	// HTTPClient sends the blob requests; nil means a transport that keeps many idle
+	// connections per host, so parallel uploads do not keep re-dialling.
+	HTTPClient *http.Client
+	// Logf receives warnings (retries, a failed end marker); nil discards them. SAS
+	// query values are already redacted from everything it is given.
+	Logf func(format string, args ...any)
 }
 
 // ReadOptions tunes Read. Zero values take the defaults.
 type ReadOptions struct {
 	DOP      int // parallel downloads; default 32
 	Progress Progress
+	// HTTPClient and Logf work as in WriteOptions.
+	HTTPClient *http.Client
+	Logf       func(format string, args ...any)
 }
 
 // Stats summarises a finished transfer.
 type Stats struct {
-	Bytes int64
-	Blobs int64
+	Bytes int64 // data bytes moved
+	Blobs int64 // non-empty data blobs moved (the terminal empty blob is not counted)
 }

@@ -1,0 +1,259 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// storageVersion is the Blob REST version Tyger's data plane speaks; pinning it
+// keeps our requests on the same semantics as theirs.
+const storageVersion = "2021-08-06"
+
+// retryPolicy bounds how long one request keeps trying through transient faults
+// (connection errors, 429, 5xx other than 501).
+type retryPolicy struct {
+	tries   int
+	minWait time.Duration
+	maxWait time.Duration
+}
+
+var defaultRetry = retryPolicy{tries: 7, minWait: 500 * time.Millisecond, maxWait: 30 * time.Second}
+
+func (p retryPolicy) wait(attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if s := resp.Header.Get("Retry-After"); s != "" {
+			if secs, err := strconv.Atoi(s); err == nil && secs >= 0 {
+				return min(time.Duration(secs)*time.Second, p.maxWait)
+			}
+		}
+	}
+	d := p.minWait << attempt
+	if d <= 0 || d > p.maxWait {
+		d = p.maxWait
+	}
+	// Jitter keeps dop workers that failed together from retrying in lockstep.
+	return d/2 + rand.N(d/2+1)
+}
+
+// containerClient sends blob requests for one buffer. It owns the current access URL and
+// renews it through the AccessSource when storage calls it stale.
+//
+// A small loop is used for retries rather than go-retryablehttp: that library
+// buffers a bytes.Reader body into a fresh copy, which would double the memory and
+// copying for every 4 MiB block, and the engine needs its own decisions (refresh,
+// MD5 mismatch, overwrite detection) inside the same loop anyway.
+type containerClient struct {
+	src    AccessSource
+	client *http.Client
+	logf   func(string, ...any)
+	retry  retryPolicy
+
+	mu         sync.Mutex
+	current    *url.URL
+	refreshErr error // sticky: once renewal fails every later request fails the same way
+}
+
+func newContainer(src AccessSource, client *http.Client, logf func(string, ...any)) (*containerClient, func()) {
+	cleanup := func() {}
+	if client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = 1000
+		t.MaxIdleConnsPerHost = 1000
+		t.ResponseHeaderTimeout = 60 * time.Second
+		client = &http.Client{Transport: t}
+		cleanup = t.CloseIdleConnections
+	}
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return &containerClient{src: src, client: client, logf: logf, retry: defaultRetry}, cleanup
+}
+
+func (c *containerClient) accessURL(ctx context.Context) (*url.URL, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refreshErr != nil {
+		return nil, c.refreshErr
+	}
+	if c.current == nil {
+		u, err := c.src.URL(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("getting the access URL: %w", err)
+		}
+		c.current = u
+	}
+	return c.current, nil
+}
+
+// refresh replaces stale with a new URL unless another request already did.
+func (c *containerClient) refresh(ctx context.Context, stale *url.URL) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refreshErr != nil {
+		return c.refreshErr
+	}
+	if c.current != stale {
+		return nil
+	}
+	fresh, err := c.src.Refresh(ctx, stale)
+	if err != nil {
+		c.refreshErr = fmt.Errorf("storage refused the access URL: %w", err)
+		return c.refreshErr
+	}
+	c.current = fresh
+	return nil
+}
+
+// blobURL joins the blob path onto the container URL and keeps the SAS query as is.
+func blobURL(base *url.URL, blob string) *url.URL {
+	u := *base
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + blob
+	u.RawPath = ""
+	return &u
+}
+
+// response is a finished storage answer with its error code pulled out; the body
+// is open only for a 200 GET.
+type response struct {
+	*http.Response
+	code string // x-ms-error-code
+}
+
+// do sends one blob request, retrying transient faults and renewing an expired
+// access URL. Any status it does not handle itself is returned for the caller to
+// interpret; non-2xx bodies are already read and closed.
+func (c *containerClient) do(ctx context.Context, method, blob string, body []byte, header http.Header) (*response, error) {
+	refreshed := false
+	for attempt := 0; ; attempt++ {
+		base, err := c.accessURL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		u := blobURL(base, blob)
+		req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, blob, redactError(err, u))
+		}
+		if len(body) > 0 {
+			// bytes.Reader lets the transport write straight from the pooled block.
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		}
+		req.ContentLength = int64(len(body))
+		for k, vs := range header {
+			req.Header[k] = vs
+		}
+		req.Header.Set("x-ms-version", storageVersion)
+		req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+
+		resp, err := c.client.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			err = redactError(err, u)
+			if !retryableTransportError(err) || attempt+1 >= c.retry.tries {
+				return nil, fmt.Errorf("%s %s: %w", method, blob, err)
+			}
+			c.logf("retrying %s %s after: %v", method, blob, err)
+			if err := sleep(ctx, c.retry.wait(attempt, nil)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		r := &response{Response: resp, code: resp.Header.Get("x-ms-error-code")}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 && method == http.MethodGet {
+			return r, nil
+		}
+		msg := readErrorMessage(resp)
+		if retryableStatus(resp.StatusCode) && attempt+1 < c.retry.tries {
+			c.logf("retrying %s %s after status %d %s", method, blob, resp.StatusCode, r.code)
+			if err := sleep(ctx, c.retry.wait(attempt, resp)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if resp.StatusCode == http.StatusForbidden && (r.code == "AuthenticationFailed" || r.code == "AuthorizationFailure") {
+			if refreshed {
+				return nil, fmt.Errorf("%s %s: storage refused the renewed access URL (%s: %s): %w",
+					method, blob, r.code, msg, ErrAccessURLExpired)
+			}
+			if err := c.refresh(ctx, base); err != nil {
+				return nil, err
+			}
+			refreshed = true
+			attempt--
+			continue
+		}
+		r.Body = io.NopCloser(strings.NewReader(msg))
+		return r, nil
+	}
+}
+
+// readErrorMessage drains and closes a non-GET or error body, keeping the storage
+// error's <Message> so failures can say more than a status code.
+func readErrorMessage(resp *http.Response) string {
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	var e struct {
+		Message string `xml:"Message"`
+	}
+	if xml.Unmarshal(data, &e) != nil {
+		return ""
+	}
+	msg, _, _ := strings.Cut(strings.TrimSpace(e.Message), "\n")
+	return strings.TrimSpace(msg)
+}
+
+func (r *response) statusError(op string) error {
+	msg, _ := io.ReadAll(r.Body)
+	return &statusError{op: op, status: r.StatusCode, code: r.code, message: string(msg)}
+}
+
+func retryableStatus(status int) bool {
+	return status == http.StatusTooManyRequests || (status >= 500 && status != http.StatusNotImplemented)
+}
+
+func retryableTransportError(err error) bool {
+	var unknownAuthority x509.UnknownAuthorityError
+	var invalidCert x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	return !errors.As(err, &unknownAuthority) && !errors.As(err, &invalidCert) && !errors.As(err, &hostname)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// staticURL is an access URL given literally, which nobody can renew.
+type staticURL struct{ u *url.URL }
+
+// StaticURL is an AccessSource for a literal access URL; when storage refuses it,
+// Refresh fails with an error wrapping ErrAccessURLExpired.
+func StaticURL(u *url.URL) AccessSource { return staticURL{u: u} }
+
+func (s staticURL) URL(context.Context) (*url.URL, error) { return s.u, nil }
+
+func (s staticURL) Refresh(context.Context, *url.URL) (*url.URL, error) {
+	return nil, fmt.Errorf("a literal access URL cannot be renewed: %w", ErrAccessURLExpired)
+}

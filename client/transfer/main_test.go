@@ -1,0 +1,100 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+
+	"spool/internal/azurite"
+)
+
+// One Azurite serves every test in the package.
+var storage *service.Client
+
+func TestMain(m *testing.M) {
+	in, err := azurite.Start(azurite.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting azurite:", err)
+		os.Exit(1)
+	}
+	storage, err = service.NewClientFromConnectionString(in.ConnectionString(), nil)
+	if err != nil {
+		in.Stop()
+		fmt.Fprintln(os.Stderr, "storage client:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	in.Stop()
+	os.Exit(code)
+}
+
+// testBuffer is one container with the two kinds of access URL the control plane
+// issues, plus a shared-key client that can tamper with it.
+type testBuffer struct {
+	admin *container.Client
+	write *url.URL // create + read, never write
+	read  *url.URL
+}
+
+func newBuffer(t *testing.T) *testBuffer {
+	t.Helper()
+	b := unCreatedBuffer(t)
+	if _, err := b.admin.Create(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// unCreatedBuffer has valid URLs for a container that does not exist.
+func unCreatedBuffer(t *testing.T) *testBuffer {
+	t.Helper()
+	id := make([]byte, 10)
+	rand.Read(id)
+	admin := storage.NewContainerClient("b" + hex.EncodeToString(id))
+	return &testBuffer{
+		admin: admin,
+		write: sasURL(t, admin, sas.ContainerPermissions{Read: true, Create: true}, time.Now().Add(time.Hour)),
+		read:  sasURL(t, admin, sas.ContainerPermissions{Read: true}, time.Now().Add(time.Hour)),
+	}
+}
+
+func sasURL(t *testing.T, c *container.Client, perm sas.ContainerPermissions, expiry time.Time) *url.URL {
+	t.Helper()
+	start := time.Now().Add(-time.Hour)
+	s, err := c.GetSASURL(perm, expiry, &container.GetSASURLOptions{StartTime: &start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func (b *testBuffer) writeBytes(t *testing.T, data []byte, opts WriteOptions) {
+	t.Helper()
+	if _, err := Write(context.Background(), StaticURL(b.write), bytes.NewReader(data), opts); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+func (b *testBuffer) readAll(ctx context.Context, opts ReadOptions) ([]byte, error) {
+	var out bytes.Buffer
+	_, err := Read(ctx, StaticURL(b.read), &out, opts)
+	return out.Bytes(), err
+}
+
+func sasPerm(write bool) sas.ContainerPermissions {
+	return sas.ContainerPermissions{Read: true, Create: write}
+}
