@@ -1,0 +1,160 @@
+package handler
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+)
+
+type functionJSON struct {
+	Bindings []struct {
+		Type      string   `json:"type"`
+		Direction string   `json:"direction"`
+		Name      string   `json:"name"`
+		AuthLevel string   `json:"authLevel"`
+		Methods   []string `json:"methods"`
+		Route     string   `json:"route"`
+	} `json:"bindings"`
+}
+
+type declaredRoute struct {
+	function, template, method, authLevel string
+}
+
+// declaredRoutes reads every functions/*/function.json, checking that each one has
+// exactly the httpTrigger "req" + http "res" pair the host forwards.
+func declaredRoutes(t *testing.T) []declaredRoute {
+	t.Helper()
+	files, err := filepath.Glob("../functions/*/function.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no function.json found: %v", err)
+	}
+	var routes []declaredRoute
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fn functionJSON
+		if err := json.Unmarshal(raw, &fn); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		name := filepath.Base(filepath.Dir(file))
+		if len(fn.Bindings) != 2 {
+			t.Fatalf("%s: %d bindings; forwarding needs exactly httpTrigger + http", file, len(fn.Bindings))
+		}
+		in, out := fn.Bindings[0], fn.Bindings[1]
+		if in.Type != "httpTrigger" || in.Direction != "in" || in.Name != "req" || out.Type != "http" || out.Direction != "out" || out.Name != "res" {
+			t.Fatalf("%s: bindings are not the req/res pair the host forwards: %+v", file, fn.Bindings)
+		}
+		if in.Route == "" || strings.HasPrefix(in.Route, "/") || strings.HasPrefix(in.Route, "api/") {
+			t.Fatalf("%s: route %q must be relative to the api prefix", file, in.Route)
+		}
+		for _, m := range in.Methods {
+			routes = append(routes, declaredRoute{
+				function:  name,
+				template:  "/api/" + in.Route,
+				method:    strings.ToUpper(m),
+				authLevel: in.AuthLevel,
+			})
+		}
+	}
+	return routes
+}
+
+func TestEveryFunctionRouteIsServedByTheRouter(t *testing.T) {
+	router := (&api{}).router()
+	for _, d := range declaredRoutes(t) {
+		path := strings.ReplaceAll(d.template, "{id}", "aaaaaaaaaaaaaaaaaaaaaaaaaa")
+		var match mux.RouteMatch
+		req := httptest.NewRequest(d.method, path, nil)
+		if !router.Match(req, &match) || match.MatchErr != nil {
+			t.Errorf("%s: %s %s is not served (%v)", d.function, d.method, d.template, match.MatchErr)
+			continue
+		}
+		if got, _ := match.Route.GetPathTemplate(); got != d.template {
+			t.Errorf("%s: %s %s is served by route %s", d.function, d.method, d.template, got)
+		}
+	}
+}
+
+func TestEveryRouterRouteIsDeclaredInAFunction(t *testing.T) {
+	declared := declaredRoutes(t)
+	err := (&api{}).router().Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		template, err := route.GetPathTemplate()
+		if err != nil {
+			return err
+		}
+		methods, err := route.GetMethods()
+		if err != nil {
+			t.Errorf("route %s serves every method", template)
+			return nil
+		}
+		for _, m := range methods {
+			if !slices.ContainsFunc(declared, func(d declaredRoute) bool { return d.template == template && d.method == m }) {
+				t.Errorf("%s %s is served but no function.json declares it", m, template)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOnlyMetadataIsAnonymous(t *testing.T) {
+	for _, d := range declaredRoutes(t) {
+		want := "function"
+		if d.template == "/api/metadata" {
+			want = "anonymous"
+		}
+		if d.authLevel != want {
+			t.Errorf("%s: authLevel %q, want %q", d.function, d.authLevel, want)
+		}
+	}
+}
+
+func TestCountIsNotTakenForABufferID(t *testing.T) {
+	var match mux.RouteMatch
+	if !(&api{}).router().Match(httptest.NewRequest(http.MethodGet, "/api/buffers/count", nil), &match) {
+		t.Fatal("no match")
+	}
+	if got, _ := match.Route.GetPathTemplate(); got != "/api/buffers/count" {
+		t.Errorf("GET /api/buffers/count routed to %s", got)
+	}
+}
+
+func TestHostJSONForwardsToTheHandlerUnderTheAPIPrefix(t *testing.T) {
+	raw, err := os.ReadFile("../host.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var host struct {
+		Version       string `json:"version"`
+		CustomHandler struct {
+			Description struct {
+				DefaultExecutablePath string `json:"defaultExecutablePath"`
+			} `json:"description"`
+			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
+		} `json:"customHandler"`
+		Extensions struct {
+			HTTP struct {
+				RoutePrefix string `json:"routePrefix"`
+			} `json:"http"`
+		} `json:"extensions"`
+	}
+	if err := json.Unmarshal(raw, &host); err != nil {
+		t.Fatal(err)
+	}
+	if host.Version != "2.0" || host.CustomHandler.Description.DefaultExecutablePath != "handler" ||
+		!host.CustomHandler.EnableForwardingHTTPRequest || host.Extensions.HTTP.RoutePrefix != "api" {
+		t.Errorf("host.json is not set up for forwarding to ./handler under /api: %+v", host)
+	}
+}
