@@ -26,9 +26,9 @@ type apiFixture struct {
 
 func newAPIFixture(t *testing.T) *apiFixture {
 	t.Helper()
-	f := &apiFixture{store: newFakeStore(), containers: newFakeContainers(), logs: &bytes.Buffer{}}
+	f := &apiFixture{store: newFakeStore(), containers: newFakeContainers()}
 	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	h, err := New(Options{
+	f.serve(t, Options{
 		Store:      f.store,
 		Containers: f.containers,
 		Location:   "local",
@@ -36,15 +36,22 @@ func newAPIFixture(t *testing.T) *apiFixture {
 			clock = clock.Add(time.Second) // distinct createdAt for ordering tests
 			return clock
 		},
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
 	})
+	return f
+}
+
+// serve starts the API over opts behind the forwarding shim, logging into f.logs.
+func (f *apiFixture) serve(t *testing.T, opts Options) {
+	t.Helper()
+	f.logs = &bytes.Buffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(f.logs, nil))
+	h, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := forwardingShim(h)
 	t.Cleanup(srv.Close)
 	f.base = srv.URL + "/api"
-	return f
 }
 
 type response struct {
