@@ -36,7 +36,7 @@ type Options struct {
 	// Retries is how many times a transient failure (connection error, 429, 503) is
 	// retried; default 3. A negative value turns retries off.
 	Retries int
-	// RetryWait is the first backoff; it doubles on every retry. Default 500 ms.
+	// RetryWait is the first backoff; it doubles on every retry. Default 250 ms.
 	RetryWait time.Duration
 }
 
@@ -78,7 +78,7 @@ func New(opts Options) (*Client, error) {
 		c.retries = 0
 	}
 	if c.retryWait <= 0 {
-		c.retryWait = 500 * time.Millisecond
+		c.retryWait = 250 * time.Millisecond
 	}
 	return c, nil
 }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/spf13/pflag"
+
+	"spool/client"
+)
+
+// defaultListMax is how many buffers list prints when no --limit is given.
+const defaultListMax = 1000
+
+// tagFlag defines a repeatable KEY=VALUE flag; values may also be comma-separated
+// lists, as in Tyger's CLI.
+func tagFlag(fs *pflag.FlagSet, name, usage string) *map[string]string {
+	return fs.StringToString(name, nil, usage)
+}
+
+// checkedTags validates a tag flag's pairs with the server's rules.
+func checkedTags(flag string, tags map[string]string) (map[string]string, error) {
+	if err := client.ValidateTags(tags); err != nil {
+		return nil, usagef("", "--%s: %v", flag, err)
+	}
+	return maps.Clone(tags), nil
+}
+
+func createCommand() command {
+	return command{
+		name:    "create",
+		args:    "[--tag KEY=VALUE]... [--full-resource]",
+		summary: "create a buffer and print its ID",
+		about: `Creates an empty buffer and prints its ID, or its whole record as JSON with
+--full-resource. Write to it with 'spool buffer write ID'.`,
+		example: "  spool buffer create --tag team=vision --tag run=42\n  ID=$(spool buffer create) && spool buffer gen 1G | spool buffer write $ID",
+		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			tags := tagFlag(fs, "tag", "a tag to set, `KEY=VALUE`; repeatable, or comma-separated")
+			full := fs.Bool("full-resource", false, "print the buffer's JSON record instead of its ID")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 0, ""); err != nil {
+					return err
+				}
+				t, err := checkedTags("tag", *tags)
+				if err != nil {
+					return err
+				}
+				c, err := a.client()
+				if err != nil {
+					return err
+				}
+				b, err := c.CreateBuffer(ctx, client.CreateRequest{Tags: t})
+				if err != nil {
+					return err
+				}
+				if *full {
+					return a.printJSON(b)
+				}
+				_, err = fmt.Fprintln(a.stdout, b.ID)
+				return err
+			}
+		},
+	}
+}
+
+func showCommand() command {
+	return command{
+		name:    "show",
+		args:    "ID",
+		summary: "print a buffer's record as JSON",
+		about:   "Prints the buffer's record (ID, creation time, location, tags, etag, expiry) as JSON.",
+		example: "  spool buffer show yf4sx2aqzitepjhmxjhanomn5e",
+		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 1, "the buffer ID"); err != nil {
+					return err
+				}
+				c, err := a.client()
+				if err != nil {
+					return err
+				}
+				b, err := c.GetBuffer(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return a.printJSON(b)
+			}
+		},
+	}
+}
+
+func setCommand() command {
+	return command{
+		name:    "set",
+		args:    "ID --tag KEY=VALUE... [--etag ETAG]",
+		summary: "replace a buffer's tags",
+		about: `Replaces ALL of the buffer's tags with the ones given (tags not named are
+removed) and prints the updated record. With --etag the change is made only if the
+buffer is unchanged since the 'show' that printed that etag.`,
+		example: "  spool buffer set yf4sx2aqzitepjhmxjhanomn5e --tag team=vision --tag stage=done --etag 1234567",
+		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			tags := tagFlag(fs, "tag", "a tag of the new set, `KEY=VALUE`; repeatable, or comma-separated")
+			etag := fs.String("etag", "", "fail unless the buffer still has this `ETAG`")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 1, "the buffer ID"); err != nil {
+					return err
+				}
+				if len(*tags) == 0 {
+					return usagef("", "give the new tags with --tag KEY=VALUE: set replaces all of the buffer's tags")
+				}
+				t, err := checkedTags("tag", *tags)
+				if err != nil {
+					return err
+				}
+				c, err := a.client()
+				if err != nil {
+					return err
+				}
+				b, err := c.SetBuffer(ctx, args[0], t, *etag)
+				if err != nil {
+					return err
+				}
+				return a.printJSON(b)
+			}
+		},
+	}
+}
+
+func listCommand() command {
+	return command{
+		name:    "list",
+		args:    "[--tag KEY=VALUE]... [--exclude-tag KEY=VALUE]... [--limit N]",
+		summary: "list buffers as a JSON array",
+		about: fmt.Sprintf(`Prints the buffers that carry every --tag pair and none of the --exclude-tag
+pairs, newest first, as a JSON array. Without --limit at most %d are printed, with
+a warning on stderr when there are more.`, defaultListMax),
+		example: "  spool buffer list --tag team=vision --exclude-tag stage=done --limit 20",
+		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			tags := tagFlag(fs, "tag", "only buffers with this tag, `KEY=VALUE`; repeatable, or comma-separated")
+			exclude := tagFlag(fs, "exclude-tag", "leave out buffers with this tag, `KEY=VALUE`; repeatable")
+			limit := fs.IntP("limit", "l", defaultListMax, "print at most `N` buffers")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 0, ""); err != nil {
+					return err
+				}
+				if *limit < 0 {
+					return usagef("", "--limit must be a non-negative integer, got %d", *limit)
+				}
+				t, err := checkedTags("tag", *tags)
+				if err != nil {
+					return err
+				}
+				x, err := checkedTags("exclude-tag", *exclude)
+				if err != nil {
+					return err
+				}
+				c, err := a.client()
+				if err != nil {
+					return err
+				}
+				items, truncated, err := c.ListAllBuffers(ctx, client.ListOptions{Tags: t, ExcludeTags: x}, *limit)
+				if err != nil {
+					return err
+				}
+				if err := a.printJSON(items); err != nil {
+					return err
+				}
+				if truncated && !fs.Changed("limit") {
+					fmt.Fprintf(a.stderr, "spool: warning: the output was truncated to %d buffers; use --limit to see more\n", *limit)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func accessCommand() command {
+	return command{
+		name:    "access",
+		args:    "ID [-w|--write]",
+		summary: "print a time-limited access URL for a buffer",
+		about: `Prints a SAS URL that lets anyone holding it read the buffer (or, with --write,
+also write it) straight from Blob Storage until it expires. Treat it as a secret.
+'spool buffer read' and 'write' accept the URL, or a file holding it.`,
+		example: "  spool buffer access yf4sx2aqzitepjhmxjhanomn5e --write > url.txt\n  spool buffer write url.txt -i data.bin",
+		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			write := fs.BoolP("write", "w", false, "ask for write access as well as read")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 1, "the buffer ID"); err != nil {
+					return err
+				}
+				c, err := a.client()
+				if err != nil {
+					return err
+				}
+				u, err := c.Access(ctx, args[0], *write, "")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(a.stdout, u)
+				return err
+			}
+		},
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"spool/client"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitCanceled = 130 // what a shell reports for a process ended by Ctrl-C
+)
+
+// app is one invocation of the CLI: its streams and the global settings.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// serverURL is the --server-url given before the command, if any.
+	serverURL string
+}
+
+// command is one `spool buffer` subcommand.
+type command struct {
+	name    string
+	args    string // the usage line after the command name
+	summary string // one line for the command list
+	about   string // the help text's description
+	example string
+	// flags defines the command's flags on fs and returns the function that runs it
+	// once they are parsed.
+	flags func(a *app, fs *pflag.FlagSet) func(ctx context.Context, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		createCommand(), showCommand(), setCommand(), listCommand(), accessCommand(),
+		writeCommand(), readCommand(), genCommand(),
+	}
+}
+
+// usageError is a mistake in how spool was called: exit status 2 and a pointer to
+// the help.
+type usageError struct {
+	cmd string // empty for the top level
+	err error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+
+func usagef(cmd, format string, args ...any) error {
+	return &usageError{cmd: cmd, err: fmt.Errorf(format, args...)}
+}
+
+// errHelpShown ends a run that printed the help a user asked for.
+var errHelpShown = errors.New("help shown")
+
+// run is the whole CLI: it parses args, runs one command and returns the exit
+// status. Output goes to stdout, logs and errors to stderr.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	err := a.dispatch(ctx, args)
+	var uerr *usageError
+	switch {
+	case err == nil || errors.Is(err, errHelpShown):
+		return exitOK
+	case errors.As(err, &uerr):
+		fmt.Fprintf(stderr, "spool: %v\n", uerr.err)
+		if uerr.cmd != "" {
+			fmt.Fprintf(stderr, "Run 'spool buffer %s --help' for usage.\n", uerr.cmd)
+		} else {
+			fmt.Fprintln(stderr, "Run 'spool --help' for usage.")
+		}
+		return exitUsage
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "spool: canceled")
+		return exitCanceled
+	default:
+		fmt.Fprintf(stderr, "spool: %s\n", oneLine(err.Error()))
+		return exitFailure
+	}
+}
+
+func (a *app) dispatch(ctx context.Context, args []string) error {
+	top := pflag.NewFlagSet("spool", pflag.ContinueOnError)
+	top.SetInterspersed(false) // flags after the command belong to the command
+	top.SetOutput(io.Discard)
+	top.Usage = func() {}
+	top.StringVar(&a.serverURL, "server-url", "", "the spool API root `URL` (env SPOOL_SERVER_URL; default "+client.DefaultServerURL+")")
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			a.printTopHelp(a.stdout, top)
+			return errHelpShown
+		}
+		return usagef("", "%v", err)
+	}
+	rest := top.Args()
+	if len(rest) == 0 {
+		a.printTopHelp(a.stderr, top)
+		return usagef("", "a command is required")
+	}
+	if rest[0] == "help" {
+		a.printTopHelp(a.stdout, top)
+		return errHelpShown
+	}
+	if rest[0] != "buffer" && rest[0] != "buffers" {
+		return usagef("", "unknown command %q: commands are under `spool buffer`", rest[0])
+	}
+	if len(rest) == 1 {
+		a.printTopHelp(a.stderr, top)
+		return usagef("", "a buffer command is required")
+	}
+	name, cmdArgs := rest[1], rest[2:]
+	if name == "help" || name == "--help" || name == "-h" {
+		a.printTopHelp(a.stdout, top)
+		return errHelpShown
+	}
+	for _, cmd := range commands() {
+		if cmd.name == name {
+			return a.runCommand(ctx, cmd, cmdArgs)
+		}
+	}
+	return usagef("", "unknown command %q for `spool buffer`", name)
+}
+
+func (a *app) runCommand(ctx context.Context, cmd command, args []string) error {
+	fs := pflag.NewFlagSet("spool buffer "+cmd.name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.SortFlags = false
+	runFn := cmd.flags(a, fs)
+	serverURL := fs.String("server-url", "", "the spool API root `URL` (env SPOOL_SERVER_URL; default "+client.DefaultServerURL+")")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			printCommandHelp(a.stdout, cmd, fs)
+			return errHelpShown
+		}
+		return &usageError{cmd: cmd.name, err: err}
+	}
+	if *serverURL != "" {
+		a.serverURL = *serverURL
+	}
+	err := runFn(ctx, fs.Args())
+	var uerr *usageError
+	if errors.As(err, &uerr) && uerr.cmd == "" {
+		uerr.cmd = cmd.name
+	}
+	return err
+}
+
+func (a *app) printTopHelp(w io.Writer, top *pflag.FlagSet) {
+	fmt.Fprint(w, `Usage: spool [--server-url URL] buffer COMMAND [ARGS] [FLAGS]
+
+spool keeps write-once, read-many byte streams ("buffers"). The server holds each
+buffer's record and tags and hands out access URLs; data moves straight between
+this program and Blob Storage, in parallel, verified by MD5 and a hash chain.
+
+Commands (the group is also spelled "buffers"):
+`)
+	for _, cmd := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprint(w, "\nGlobal flags:\n")
+	top.SetOutput(w)
+	top.PrintDefaults()
+	top.SetOutput(io.Discard)
+	fmt.Fprint(w, `
+Environment:
+  SPOOL_SERVER_URL    the API root when --server-url is not given
+  SPOOL_FUNCTION_KEY  sent as x-functions-key when the server needs a function key
+
+Run 'spool buffer COMMAND --help' for a command's flags and an example.
+`)
+}
+
+func printCommandHelp(w io.Writer, cmd command, fs *pflag.FlagSet) {
+	fmt.Fprintf(w, "Usage: spool buffer %s %s\n\n%s\n\nFlags:\n", cmd.name, cmd.args, strings.TrimSpace(cmd.about))
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	fmt.Fprintf(w, "\nExample:\n%s\n", cmd.example)
+}
+
+// client builds the API client from the flag, the environment and the defaults.
+func (a *app) client() (*client.Client, error) {
+	serverURL := a.serverURL
+	if serverURL == "" {
+		serverURL = os.Getenv("SPOOL_SERVER_URL")
+	}
+	return client.New(client.Options{ServerURL: serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY")})
+}
+
+// printJSON writes v to stdout, indented with two spaces as Tyger's CLI does.
+func (a *app) printJSON(v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding output: %w", err)
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s\n", data)
+	return err
+}
+
+// stderrIsTerminal says whether progress can be redrawn in place.
+func (a *app) stderrIsTerminal() bool {
+	f, ok := a.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// oneLine keeps a failure to one line on the terminal.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(args []string, n int, names string) error {
+	switch {
+	case len(args) < n:
+		return usagef("", "missing %s", names)
+	case len(args) > n:
+		return usagef("", "unexpected argument %q", args[n])
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"spool/client"
+	"spool/client/transfer"
+)
+
+const defaultFlushInterval = time.Second
+
+// resolve turns a BUFFER argument into an access source. The API client is only
+// needed (and a bad server URL only matters) when the argument is a buffer ID.
+func (a *app) resolve(ctx context.Context, arg string, writeable bool) (transfer.AccessSource, error) {
+	c, err := a.client()
+	if err != nil {
+		if client.ValidateID(arg) == nil {
+			return nil, err
+		}
+		c = nil
+	}
+	return client.ResolveBuffer(ctx, c, arg, client.ResolveOptions{Writeable: writeable})
+}
+
+func writeCommand() command {
+	return command{
+		name:    "write",
+		args:    "BUFFER [-i FILE] [--dop N] [-b|--block-size SIZE] [-f|--flush-interval DURATION]",
+		summary: "stream stdin or a file into a buffer",
+		about: `Writes stdin (or --input) into the buffer as numbered blobs, each with its MD5
+and a hash chain, uploading --dop blobs at a time. BUFFER is a buffer ID, an access
+URL, or the path of a file holding one (read again when the URL expires). A buffer
+is written once: writing one that already has data fails. If the input fails or
+the write is interrupted, the buffer is marked failed so readers stop.
+
+Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
+		example: "  spool buffer gen 1G | spool buffer write yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer write url.txt -i data.bin --block-size 16M",
+		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			input := fs.StringP("input", "i", "", "read from `FILE` instead of stdin")
+			dop := fs.IntP("dop", "p", transfer.DefaultWriteDOP, "upload `N` blobs at once")
+			blockSize := fs.StringP("block-size", "b", "4M", "the `SIZE` of each blob")
+			flush := fs.DurationP("flush-interval", "f", defaultFlushInterval,
+				"upload input that has waited this `DURATION`, so slow input reaches\nreaders promptly; 0 turns it off (it is off for regular files)")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 1, "the BUFFER to write"); err != nil {
+					return err
+				}
+				if *dop < 1 {
+					return usagef("", "--dop must be at least 1, got %d", *dop)
+				}
+				bs, err := client.ParseBlockSize(*blockSize)
+				if err != nil {
+					return usagef("", "--block-size: %v", err)
+				}
+				if *flush < 0 {
+					return usagef("", "--flush-interval must not be negative, got %s", *flush)
+				}
+				src, err := a.resolve(ctx, args[0], true)
+				if err != nil {
+					return err
+				}
+				in, size, regular, err := a.openInput(*input)
+				if err != nil {
+					return err
+				}
+				defer in.Close()
+				opts := transfer.WriteOptions{DOP: *dop, BlockSize: bs, FlushInterval: *flush}
+				if regular {
+					// A regular file never stalls, so waiting buys nothing and only
+					// makes short blobs.
+					opts.FlushInterval = 0
+				}
+				p := newProgress(a.stderr, a.stderrIsTerminal(), "wrote", size)
+				opts.Progress, opts.Logf = p.update, p.logf
+				stats, err := transfer.Write(ctx, src, in, opts)
+				p.finish(stats.Bytes, err)
+				return err
+			}
+		},
+	}
+}
+
+// openInput opens the write command's input. size is -1 when unknown.
+func (a *app) openInput(path string) (r io.ReadCloser, size int64, regular bool, err error) {
+	if path == "" || path == "-" {
+		return io.NopCloser(a.stdin), -1, false, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("opening the input: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, false, fmt.Errorf("opening the input: %w", err)
+	}
+	if fi.Mode().IsRegular() {
+		return f, fi.Size(), true, nil
+	}
+	return f, -1, false, nil
+}
+
+func readCommand() command {
+	return command{
+		name:    "read",
+		args:    "BUFFER [-o FILE] [--dop N]",
+		summary: "stream a buffer to stdout or a file",
+		about: `Reads the buffer to stdout (or --output), downloading --dop blobs at a time and
+writing only bytes whose MD5 and hash chain check out. It waits for blobs still
+being written, so reading while writing works. It fails on a failed, missing or
+corrupt buffer. BUFFER is a buffer ID, an access URL, or the path of a file
+holding one (read again when the URL expires).`,
+		example: "  spool buffer read yf4sx2aqzitepjhmxjhanomn5e -o data.bin\n  spool buffer read url.txt | sha256sum",
+		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			output := fs.StringP("output", "o", "", "write to `FILE` (created or truncated) instead of stdout")
+			dop := fs.IntP("dop", "p", transfer.DefaultReadDOP, "download `N` blobs at once")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 1, "the BUFFER to read"); err != nil {
+					return err
+				}
+				if *dop < 1 {
+					return usagef("", "--dop must be at least 1, got %d", *dop)
+				}
+				// Resolve first, so a bad argument never truncates an existing file.
+				src, err := a.resolve(ctx, args[0], false)
+				if err != nil {
+					return err
+				}
+				out, err := a.openOutput(*output)
+				if err != nil {
+					return err
+				}
+				p := newProgress(a.stderr, a.stderrIsTerminal(), "read", -1)
+				stats, err := transfer.Read(ctx, src, out, transfer.ReadOptions{DOP: *dop, Progress: p.update, Logf: p.logf})
+				if cerr := out.Close(); cerr != nil && err == nil {
+					err = fmt.Errorf("closing the output: %w", cerr)
+				}
+				p.finish(stats.Bytes, err)
+				return err
+			}
+		},
+	}
+}
+
+// openOutput opens where read and gen write: stdout, or a file created or
+// truncated with mode 0644.
+func (a *app) openOutput(path string) (io.WriteCloser, error) {
+	if path == "" || path == "-" {
+		return nopWriteCloser{a.stdout}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening the output: %w", err)
+	}
+	return f, nil
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+func genCommand() command {
+	return command{
+		name:    "gen",
+		args:    "SIZE [-o FILE]",
+		summary: "write SIZE bytes of deterministic test data",
+		about: `Writes SIZE bytes of the repeating 64-byte test pattern Tyger's 'buffer gen'
+writes, so checksums compare across the two. SIZE takes base-2 units: 512K, 16M,
+1.5M, 1G, or plain bytes.`,
+		example: "  spool buffer gen 1G | spool buffer write yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer gen 32M | sha256sum",
+		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			output := fs.StringP("output", "o", "", "write to `FILE` (created or truncated) instead of stdout")
+			return func(ctx context.Context, args []string) error {
+				if err := wantArgs(args, 1, "the SIZE to generate"); err != nil {
+					return err
+				}
+				n, err := client.ParseSize(args[0])
+				if err != nil {
+					return usagef("", "%v", err)
+				}
+				out, err := a.openOutput(*output)
+				if err != nil {
+					return err
+				}
+				err = client.Generate(out, n)
+				if cerr := out.Close(); cerr != nil && err == nil {
+					err = fmt.Errorf("closing the output: %w", cerr)
+				}
+				return err
+			}
+		},
+	}
+}
