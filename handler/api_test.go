@@ -577,3 +577,17 @@ func TestLogsNeverHoldFunctionKeys(t *testing.T) {
 		t.Errorf("requests were not logged:\n%s", f.logs)
 	}
 }
+
+func TestUpdateWithoutIfMatchThatLosesToOtherWritersIs503NotA412(t *testing.T) {
+	f := newAPIFixture(t)
+	b := f.create(t, nil)
+	f.store.err = fmt.Errorf("gave up after 20 attempts: %w", model.ErrPreconditionFailed)
+	r := f.do(t, http.MethodPut, "/buffers/"+b.ID, strings.NewReader(`{}`))
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("got %d %v %s", r.status, r.header, r.body)
+	}
+	r = f.do(t, http.MethodPut, "/buffers/"+b.ID, strings.NewReader(`{}`), "If-Match", "stale")
+	if r.status != http.StatusPreconditionFailed {
+		t.Fatalf("with If-Match: got %d %s", r.status, r.body)
+	}
+}

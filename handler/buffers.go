@@ -188,7 +188,17 @@ func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
 	if upd.Tags == nil {
 		upd.Tags = map[string]string{}
 	}
-	b, err := a.store.Update(r.Context(), id, upd, ifMatch(r))
+	precondition := ifMatch(r)
+	b, err := a.store.Update(r.Context(), id, upd, precondition)
+	if errors.Is(err, model.ErrPreconditionFailed) && precondition == "" {
+		// The client asked for no precondition, so 412 would be a lie: the store gave
+		// up after losing its compare-and-swap to other writers again and again.
+		a.log.Warn("update lost to concurrent writers", "id", id, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable",
+			"The buffer is being changed by other requests; retry.")
+		return
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return

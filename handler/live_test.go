@@ -124,6 +124,12 @@ func exerciseLiveAPI(t *testing.T, f *apiFixture, client *http.Client) {
 	if r.status != http.StatusPreconditionFailed || r.errorCode(t) != codePreconditionFailed {
 		t.Errorf("stale etag: %d %s", r.status, r.body)
 	}
+	for _, bad := range []string{"garbage", `"W/x"`, "%%"} {
+		r = f.do(t, http.MethodPut, "/buffers/"+b.ID, strings.NewReader(`{"tags":{}}`), "If-Match", bad)
+		if r.status != http.StatusPreconditionFailed {
+			t.Errorf("malformed If-Match %q: %d %s", bad, r.status, r.body)
+		}
+	}
 	if ids := listIDs(t, f, "/buffers?tag[kind]="+rare); fmt.Sprint(ids) != fmt.Sprint([]string{a.ID}) {
 		t.Errorf("after losing the tag: got %v, want [%s]", ids, a.ID)
 	}
