@@ -239,8 +239,11 @@ func (s *idSource) Refresh(ctx context.Context, stale *url.URL) (*url.URL, error
 
 func (s *idSource) fetchLocked(ctx context.Context) (*url.URL, error) {
 	raw, err := s.c.Access(ctx, s.id, s.writeable, s.ttl)
+	if apiErr := (*APIError)(nil); errors.As(err, &apiErr) {
+		return nil, err // it already names the buffer
+	}
 	if err != nil {
-		return nil, fmt.Errorf("asking for access to the buffer: %w", err)
+		return nil, fmt.Errorf("asking for buffer %s's access URL: %w", s.id, err)
 	}
 	u, err := parseAccessURL(raw)
 	if err != nil {

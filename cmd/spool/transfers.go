@@ -61,15 +61,15 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 				if *flush < 0 {
 					return usagef("", "--flush-interval must not be negative, got %s", *flush)
 				}
-				src, err := a.resolve(ctx, args[0], true)
-				if err != nil {
-					return err
-				}
 				in, size, regular, err := a.openInput(*input)
 				if err != nil {
 					return err
 				}
 				defer in.Close()
+				src, err := a.resolve(ctx, args[0], true)
+				if err != nil {
+					return err
+				}
 				opts := transfer.WriteOptions{DOP: *dop, BlockSize: bs, FlushInterval: *flush}
 				if regular {
 					// A regular file never stalls, so waiting buys nothing and only
