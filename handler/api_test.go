@@ -333,6 +333,9 @@ func TestListPagesNewestFirstAndNextLinkKeepsFiltersAndLimit(t *testing.T) {
 			if !strings.HasPrefix(list.NextLink, "/api/buffers?") {
 				t.Fatalf("nextLink %q is not a relative /api/buffers link", list.NextLink)
 			}
+			if !strings.Contains(string(r.body), "&limit=") {
+				t.Errorf("nextLink is HTML-escaped in %s", r.body)
+			}
 			u, _ := url.Parse(list.NextLink)
 			q := u.Query()
 			if q.Get("tag[set]") != "x" || q.Get("excludeTag[skip]") != "yes" || q.Get("limit") != "2" || q.Get("_ct") == "" {
@@ -589,5 +592,31 @@ func TestUpdateWithoutIfMatchThatLosesToOtherWritersIs503NotA412(t *testing.T) {
 	r = f.do(t, http.MethodPut, "/buffers/"+b.ID, strings.NewReader(`{}`), "If-Match", "stale")
 	if r.status != http.StatusPreconditionFailed {
 		t.Fatalf("with If-Match: got %d %s", r.status, r.body)
+	}
+}
+
+func TestSoftDeletedTrueSelectsNothingBecauseSpoolNeverSoftDeletes(t *testing.T) {
+	f := newAPIFixture(t)
+	b := f.create(t, map[string]string{"a": "1"})
+	if r := f.do(t, http.MethodGet, "/buffers/"+b.ID+"?softDeleted=true", nil); r.status != http.StatusNotFound {
+		t.Errorf("get: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, http.MethodGet, "/buffers/"+b.ID+"?softDeleted=false", nil); r.status != http.StatusOK {
+		t.Errorf("get active: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, http.MethodPut, "/buffers/"+b.ID+"?softDeleted=true", strings.NewReader(`{}`)); r.status != http.StatusNotFound {
+		t.Errorf("put: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, http.MethodGet, "/buffers?softDeleted=true", nil); r.status != http.StatusOK || string(r.body) != `{"items":[]}` {
+		t.Errorf("list: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, http.MethodGet, "/buffers?softDeleted=maybe", nil); r.status != http.StatusBadRequest {
+		t.Errorf("list with a bad value: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, http.MethodGet, "/buffers/count?softDeleted=true", nil); string(r.body) != "0" {
+		t.Errorf("count: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, http.MethodGet, "/buffers/count?softDeleted=maybe", nil); string(r.body) != "1" {
+		t.Errorf("count with a bad value: %d %s", r.status, r.body)
 	}
 }

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,6 +155,10 @@ func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, model.ErrNotFound)
 		return
 	}
+	if deleted, err := softDeletedOnly(r.URL.Query()); err != nil || deleted {
+		a.fail(w, r, cmp.Or(err, model.ErrNotFound))
+		return
+	}
 	b, err := a.store.Get(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
@@ -169,6 +174,10 @@ func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["id"]
 	if !validID(id) {
 		a.fail(w, r, model.ErrNotFound)
+		return
+	}
+	if deleted, err := softDeletedOnly(r.URL.Query()); err != nil || deleted {
+		a.fail(w, r, cmp.Or(err, model.ErrNotFound))
 		return
 	}
 	var req updateRequest
@@ -226,8 +235,13 @@ func (a *api) listBuffers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	deleted, err := softDeletedOnly(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	list := model.BufferList{Items: []model.Buffer{}}
-	if limit == 0 {
+	if limit == 0 || deleted {
 		writeJSON(w, http.StatusOK, list)
 		return
 	}
@@ -254,10 +268,14 @@ func (a *api) countBuffers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	n, err := a.store.Count(r.Context(), filter)
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	n := 0
+	// As in Tyger, a bad softDeleted value is ignored here; true counts the
+	// soft-deleted buffers, of which spool has none.
+	if deleted, _ := softDeletedOnly(r.URL.Query()); !deleted {
+		if n, err = a.store.Count(r.Context(), filter); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)

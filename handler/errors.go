@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,15 +25,19 @@ func (e inputError) Error() string { return e.msg }
 
 func invalidInput(msg string) error { return inputError{msg: msg} }
 
+// writeJSON answers v as JSON, without HTML escaping so that a nextLink reads
+// "&limit=" rather than "\u0026limit=".
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		// Only our own types are encoded here; this would be a programming error.
 		panic(err)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(bytes.TrimSuffix(body.Bytes(), []byte("\n")))
 }
 
 func writeError(w http.ResponseWriter, status int, code, message string) {

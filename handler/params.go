@@ -208,3 +208,17 @@ func nextLink(f model.Filter, limit int, continuation string) string {
 	q.Set("_ct", continuation)
 	return "/api/buffers?" + q.Encode()
 }
+
+// softDeletedOnly reads Tyger's softDeleted switch. spool never soft-deletes, so
+// softDeleted=true selects nothing; callers answer an empty result or 404.
+func softDeletedOnly(q url.Values) (bool, error) {
+	s, ok, err := singleValue(q, "softDeleted")
+	if err != nil || !ok {
+		return false, err
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, invalidInput("softDeleted must be true or false")
+	}
+	return v, nil
+}
