@@ -163,15 +163,17 @@ func (s *fileSource) Refresh(ctx context.Context, stale *url.URL) (*url.URL, err
 		return s.current, nil // another transfer goroutine already renewed it
 	}
 	for try := 1; ; try++ {
+		// A file caught mid-rewrite reads as empty or partial: treat that like
+		// "not renewed yet" and look again.
 		u, err := s.read()
-		if err != nil {
-			return nil, err
-		}
-		if u.String() != stale.String() {
+		if err == nil && u.String() != stale.String() {
 			s.current = u
 			return u, nil
 		}
 		if try >= s.tries {
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", transfer.ErrAccessURLExpired, err)
+			}
 			return nil, fmt.Errorf("%w: the URL in %s did not change after %d checks %s apart",
 				transfer.ErrAccessURLExpired, s.path, s.tries, s.wait)
 		}
