@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
 	"spool/internal/model"
 	"spool/tablestore"
@@ -192,4 +193,40 @@ func contains(ids []string, id string) bool {
 		}
 	}
 	return false
+}
+
+// failingInserts is a real store whose inserts fail, as when the table is down.
+type failingInserts struct{ Store }
+
+func (failingInserts) Insert(context.Context, model.Buffer) (model.Buffer, error) {
+	return model.Buffer{}, fmt.Errorf("table unreachable: %w", model.ErrUnavailable)
+}
+
+// recordingContainers remembers the names it was asked to create.
+type recordingContainers struct {
+	*BlobContainers
+	created []string
+}
+
+func (c *recordingContainers) Create(ctx context.Context, name string) error {
+	c.created = append(c.created, name)
+	return c.BlobContainers.Create(ctx, name)
+}
+
+func TestCreateDeletesTheRealContainerWhenTheInsertFails(t *testing.T) {
+	bc, _ := sharedKeyContainers(t)
+	rec := &recordingContainers{BlobContainers: bc}
+	f := &apiFixture{}
+	f.serve(t, Options{Store: failingInserts{newFakeStore()}, Containers: rec})
+	r := f.do(t, http.MethodPost, "/buffers", strings.NewReader(`{}`))
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
+	if len(rec.created) != 1 {
+		t.Fatalf("containers created: %v", rec.created)
+	}
+	_, err := bc.service.NewContainerClient(rec.created[0]).GetProperties(context.Background(), nil)
+	if !bloberror.HasCode(err, bloberror.ContainerNotFound) {
+		t.Errorf("container %s still there after the failed create (err %v)", rec.created[0], err)
+	}
 }
