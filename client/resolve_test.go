@@ -173,3 +173,23 @@ func TestRedactURLHidesTheSignature(t *testing.T) {
 		t.Fatalf("RedactURL = %q", got)
 	}
 }
+
+func TestFileSourceWaitsOutAFileCaughtMidRewrite(t *testing.T) {
+	p := writeFile(t, "url", sasURL)
+	src, err := ResolveBuffer(context.Background(), nil, p, ResolveOptions{FileRefreshWait: 20 * time.Millisecond, FileRefreshTries: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, _ := src.URL(context.Background())
+	if err := os.WriteFile(p, nil, 0o600); err != nil { // truncated, not yet rewritten
+		t.Fatal(err)
+	}
+	const renewed = "http://127.0.0.1:10000/devstoreaccount1/" + testID + "?sig=RENEWED"
+	go func() {
+		time.Sleep(60 * time.Millisecond)
+		_ = os.WriteFile(p, []byte(renewed), 0o600)
+	}()
+	if u, err := src.Refresh(context.Background(), stale); err != nil || u.String() != renewed {
+		t.Fatalf("Refresh = %v, %v", u, err)
+	}
+}

@@ -375,3 +375,39 @@ func TestEndToEndNamedPipesAsInputAndOutput(t *testing.T) {
 		t.Fatalf("got %d bytes back through the pipes, want the %d written", len(got), len(data))
 	}
 }
+
+func TestEndToEndListPagesFollowTheHandlersNextLinks(t *testing.T) {
+	serverURL := liveServer(t)
+	tag := fmt.Sprintf("p%d", time.Now().UnixNano())
+	want := map[string]bool{}
+	for range 5 {
+		want[createBuffer(t, "--tag", "page="+tag)] = true
+	}
+	c, err := client.New(client.Options{ServerURL: serverURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := client.ListOptions{Tags: map[string]string{"page": tag}, Limit: 2}
+	page, err := c.ListBuffers(context.Background(), filter)
+	pages := 1
+	for err == nil && page.NextLink != "" {
+		for _, b := range page.Items {
+			delete(want, b.ID)
+		}
+		page, err = c.NextBuffers(context.Background(), page.NextLink, 0)
+		pages++
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range page.Items {
+		delete(want, b.ID)
+	}
+	if len(want) != 0 || pages < 3 {
+		t.Fatalf("after %d pages, %d buffers were never listed", pages, len(want))
+	}
+	r := runCLI(t, "", "buffer", "list", "--tag", "page="+tag, "--limit", "4")
+	if r.code != 0 || strings.Count(r.stdout, `"id"`) != 4 || r.stderr != "" {
+		t.Fatalf("list --limit 4: %+v", r)
+	}
+}
