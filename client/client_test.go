@@ -396,3 +396,35 @@ func TestNewRejectsBadServerURL(t *testing.T) {
 		t.Fatalf("default: %v, %v", c, err)
 	}
 }
+
+// dropConnection closes the connection without answering, as a crashing server or
+// a broken proxy would.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+func TestDroppedConnectionsAreRetriedExceptForCreate(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 || r.Method == http.MethodPost {
+			dropConnection(w)
+			return
+		}
+		writeJSON(w, http.StatusOK, model.Buffer{ID: testID})
+	}))
+	defer srv.Close()
+	c := newTestClient(t, srv)
+	if _, err := c.GetBuffer(context.Background(), testID); err != nil || calls.Load() != 2 {
+		t.Fatalf("get: %v after %d calls", err, calls.Load())
+	}
+	calls.Store(0)
+	// The server may have created the buffer before the connection broke: a retry
+	// could make a second one.
+	_, err := c.CreateBuffer(context.Background(), CreateRequest{})
+	if err == nil || calls.Load() != 1 || !strings.Contains(err.Error(), "talking to the spool server at") {
+		t.Fatalf("create: %v after %d calls", err, calls.Load())
+	}
+}

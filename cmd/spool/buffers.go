@@ -178,7 +178,7 @@ a warning on stderr when there are more.`, defaultListMax),
 func accessCommand() command {
 	return command{
 		name:    "access",
-		args:    "ID [-w|--write]",
+		args:    "ID [-w|--write] [--access-ttl D.HH:MM:SS]",
 		summary: "print a time-limited access URL for a buffer",
 		about: `Prints a SAS URL that lets anyone holding it read the buffer (or, with --write,
 also write it) straight from Blob Storage until it expires. Treat it as a secret.
@@ -186,6 +186,7 @@ also write it) straight from Blob Storage until it expires. Treat it as a secret
 		example: "  spool buffer access yf4sx2aqzitepjhmxjhanomn5e --write > url.txt\n  spool buffer write url.txt -i data.bin",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			write := fs.BoolP("write", "w", false, "ask for write access as well as read")
+			ttl := fs.String("access-ttl", "", "how long the URL stays valid, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 1, "the buffer ID"); err != nil {
 					return err
@@ -194,7 +195,7 @@ also write it) straight from Blob Storage until it expires. Treat it as a secret
 				if err != nil {
 					return err
 				}
-				u, err := c.Access(ctx, args[0], *write, "")
+				u, err := c.Access(ctx, args[0], *write, *ttl)
 				if err != nil {
 					return err
 				}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -131,6 +132,7 @@ func TestBadBufferArgumentsFailWithoutTouchingTheServer(t *testing.T) {
 		{[]string{"buffer", "read", big, "-o", existing}, "smaller than 2 KiB"},
 		{[]string{"buffer", "write", "ftp://example.com/c?sig=SECRET"}, `scheme "ftp"`},
 		{[]string{"buffer", "write", filepath.Join(dir, "missing")}, "is not a buffer ID, an access URL"},
+		{[]string{"buffer", "read", "https://example.com/c?sig=SECRET", "--access-ttl", "0.00:05:00"}, "only be given with a buffer ID"},
 	}
 	for _, tc := range cases {
 		r := runCLI(t, "", tc.args...)
@@ -347,5 +349,33 @@ func TestProgressSummaryReadsNaturally(t *testing.T) {
 	p.finish(10, nil)
 	if !strings.HasPrefix(buf.String(), "read 10 B in ") || strings.Contains(buf.String(), "\r") {
 		t.Fatalf("summary %q", buf.String())
+	}
+}
+
+func TestProgressOnATerminalRedrawsOneLineThenSummarises(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, true, "wrote", 100)
+	p.update(50)
+	time.Sleep(progressEvery + 200*time.Millisecond)
+	p.logf("retrying blob %d", 7)
+	p.finish(100, nil)
+	out := buf.String()
+	if !strings.HasPrefix(out, "\r\033[K50 B of 100 B (50%)  ") {
+		t.Fatalf("no progress line first: %q", out)
+	}
+	if !strings.Contains(out, "\r\033[Kspool: warning: retrying blob 7\n") {
+		t.Fatalf("warning not on a line of its own: %q", out)
+	}
+	if !regexp.MustCompile(`\r\x1b\[Kwrote 100 B in [0-9.]+m?s \([0-9.]+ MB/s\)\n$`).MatchString(out) {
+		t.Fatalf("no summary at the end: %q", out)
+	}
+}
+
+func TestProgressPrintsNoSummaryForAFailedTransfer(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, false, "read", -1)
+	p.finish(10, fmt.Errorf("boom"))
+	if buf.Len() != 0 {
+		t.Fatalf("output %q", buf.String())
 	}
 }

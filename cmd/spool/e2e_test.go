@@ -208,7 +208,11 @@ func TestEndToEndControlPlaneAndTransfersThroughTheCLI(t *testing.T) {
 	if sig := sasSignature(otherReadURL); sig == "" || strings.Contains(r.stderr, sig) {
 		t.Fatalf("the error shows the SAS signature: %q", r.stderr)
 	}
-	w := runCLI(t, "", "buffer", "access", other, "-w")
+	r = runCLI(t, "", "buffer", "access", other, "--access-ttl", "0.00:00:10")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "at least 30 seconds") {
+		t.Fatalf("access with too short a TTL: %+v", r)
+	}
+	w := runCLI(t, "", "buffer", "access", other, "-w", "--access-ttl", "0.00:05:00")
 	if w.code != 0 || w.stdout == r.stdout {
 		t.Fatalf("access -w: %+v", w)
 	}

@@ -17,7 +17,7 @@ const defaultFlushInterval = time.Second
 
 // resolve turns a BUFFER argument into an access source. The API client is only
 // needed (and a bad server URL only matters) when the argument is a buffer ID.
-func (a *app) resolve(ctx context.Context, arg string, writeable bool) (transfer.AccessSource, error) {
+func (a *app) resolve(ctx context.Context, arg string, writeable bool, accessTTL string) (transfer.AccessSource, error) {
 	c, err := a.client()
 	if err != nil {
 		if client.ValidateID(arg) == nil {
@@ -25,7 +25,12 @@ func (a *app) resolve(ctx context.Context, arg string, writeable bool) (transfer
 		}
 		c = nil
 	}
-	return client.ResolveBuffer(ctx, c, arg, client.ResolveOptions{Writeable: writeable})
+	return client.ResolveBuffer(ctx, c, arg, client.ResolveOptions{Writeable: writeable, AccessTTL: accessTTL})
+}
+
+// accessTTLFlag is the lifetime asked for access URLs; the server checks it.
+func accessTTLFlag(fs *pflag.FlagSet) *string {
+	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
 }
 
 func writeCommand() command {
@@ -47,6 +52,7 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 			blockSize := fs.StringP("block-size", "b", "4M", "the `SIZE` of each blob")
 			flush := fs.DurationP("flush-interval", "f", defaultFlushInterval,
 				"upload input that has waited this `DURATION`, so slow input reaches\nreaders promptly; 0 turns it off (it is off for regular files)")
+			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 1, "the BUFFER to write"); err != nil {
 					return err
@@ -66,7 +72,7 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 					return err
 				}
 				defer in.Close()
-				src, err := a.resolve(ctx, args[0], true)
+				src, err := a.resolve(ctx, args[0], true, *accessTTL)
 				if err != nil {
 					return err
 				}
@@ -120,6 +126,7 @@ holding one (read again when the URL expires).`,
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			output := fs.StringP("output", "o", "", "write to `FILE` (created or truncated) instead of stdout")
 			dop := fs.IntP("dop", "p", transfer.DefaultReadDOP, "download `N` blobs at once")
+			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 1, "the BUFFER to read"); err != nil {
 					return err
@@ -128,7 +135,7 @@ holding one (read again when the URL expires).`,
 					return usagef("", "--dop must be at least 1, got %d", *dop)
 				}
 				// Resolve first, so a bad argument never truncates an existing file.
-				src, err := a.resolve(ctx, args[0], false)
+				src, err := a.resolve(ctx, args[0], false, *accessTTL)
 				if err != nil {
 					return err
 				}
