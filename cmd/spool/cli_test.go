@@ -379,3 +379,39 @@ func TestProgressPrintsNoSummaryForAFailedTransfer(t *testing.T) {
 		t.Fatalf("output %q", buf.String())
 	}
 }
+
+func TestInputSizeIsKnownForFilesButOnlyNamedFilesSkipTheFlushInterval(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(p, make([]byte, 1234), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a := &app{stdin: f}
+	cases := []struct {
+		path        string
+		wantSize    int64
+		wantRegular bool
+	}{
+		{"", 1234, false}, // stdin redirected from a file
+		{"-", 1234, false},
+		{p, 1234, true},
+	}
+	for _, tc := range cases {
+		r, size, regular, err := a.openInput(tc.path)
+		if err != nil || size != tc.wantSize || regular != tc.wantRegular {
+			t.Errorf("openInput(%q) = size %d, regular %v, %v", tc.path, size, regular, err)
+		}
+		r.Close()
+	}
+	a.stdin = strings.NewReader("piped")
+	if _, size, regular, _ := a.openInput(""); size != -1 || regular {
+		t.Errorf("piped stdin: size %d, regular %v", size, regular)
+	}
+	if _, _, _, err := a.openInput(filepath.Join(t.TempDir(), "missing")); err == nil || !strings.Contains(err.Error(), "opening the input") {
+		t.Errorf("missing input: %v", err)
+	}
+}

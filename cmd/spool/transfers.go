@@ -92,10 +92,18 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 	}
 }
 
-// openInput opens the write command's input. size is -1 when unknown.
+// openInput opens the write command's input. size is -1 when unknown. regular is
+// only ever true for a named file: stdin keeps the flush interval even when it is
+// redirected from a file, as in Tyger, though its size still gives a percentage.
 func (a *app) openInput(path string) (r io.ReadCloser, size int64, regular bool, err error) {
 	if path == "" || path == "-" {
-		return io.NopCloser(a.stdin), -1, false, nil
+		size = -1
+		if f, ok := a.stdin.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				size = fi.Size()
+			}
+		}
+		return io.NopCloser(a.stdin), size, false, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
