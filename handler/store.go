@@ -1,0 +1,27 @@
+package handler
+
+import (
+	"context"
+	"spool/internal/model"
+)
+
+// Store keeps buffer records. tablestore.Store implements it over Azure Table
+// Storage; tests of pure handler logic may use a fake.
+type Store interface {
+	// Insert stores a new record (ID, CreatedAt, Location, Tags, ExpiresAt set by the
+	// caller) and returns it with its ETag.
+	Insert(ctx context.Context, b model.Buffer) (model.Buffer, error)
+	// Get is a point read; model.ErrNotFound when there is no such buffer.
+	Get(ctx context.Context, id string) (model.Buffer, error)
+	// Update replaces the buffer's tags (and its expiry when upd.ExpiresAt is set).
+	// A non-empty ifMatch is compared by the table itself (If-Match on the entity):
+	// model.ErrPreconditionFailed when it is stale.
+	Update(ctx context.Context, id string, upd model.BufferUpdate, ifMatch string) (model.Buffer, error)
+	// List returns one page, newest first (createdAt desc, then id desc).
+	List(ctx context.Context, q model.ListQuery) (model.ListPage, error)
+	// Count counts the buffers the filter selects.
+	Count(ctx context.Context, f model.Filter) (int, error)
+	// Delete removes a record and its index entries (used to undo a create whose
+	// container could not be made, and later by purge).
+	Delete(ctx context.Context, id string) error
+}
