@@ -61,9 +61,17 @@ func New(opts Options) (*Client, error) {
 	}
 	base.Path = strings.TrimRight(base.Path, "/")
 	base.RawPath = ""
+	functionKey := opts.FunctionKey
+	// Functions also takes the key as ?code=; a server URL copied from the portal
+	// carries it that way. Send it as the header, so it stays out of URLs.
+	if code := base.Query().Get("code"); code != "" && functionKey == "" {
+		functionKey = code
+	}
+	base.RawQuery = ""
+	base.Fragment = ""
 	c := &Client{
 		base:        base,
-		functionKey: opts.FunctionKey,
+		functionKey: functionKey,
 		http:        opts.HTTPClient,
 		retries:     opts.Retries,
 		retryWait:   opts.RetryWait,

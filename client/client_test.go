@@ -428,3 +428,23 @@ func TestDroppedConnectionsAreRetriedExceptForCreate(t *testing.T) {
 		t.Fatalf("create: %v after %d calls", err, calls.Load())
 	}
 }
+
+func TestCodeInTheServerURLIsSentAsTheFunctionKeyHeader(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("x-functions-key") != "k1" || r.URL.Query().Has("code") {
+			t.Errorf("key header %q, query %q", r.Header.Get("x-functions-key"), r.URL.RawQuery)
+		}
+		writeJSON(w, http.StatusOK, model.Buffer{ID: testID})
+	}))
+	defer srv.Close()
+	c, err := New(Options{ServerURL: srv.URL + "/api/?code=k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetBuffer(context.Background(), testID); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(c.ServerURL(), "k1") {
+		t.Fatalf("ServerURL() = %q", c.ServerURL())
+	}
+}
