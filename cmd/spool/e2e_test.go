@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -413,5 +414,43 @@ func TestEndToEndListPagesFollowTheHandlersNextLinks(t *testing.T) {
 	r := runCLI(t, "", "buffer", "list", "--tag", "page="+tag, "--limit", "4")
 	if r.code != 0 || strings.Count(r.stdout, `"id"`) != 4 || r.stderr != "" {
 		t.Fatalf("list --limit 4: %+v", r)
+	}
+}
+
+// TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
+// signal wiring in main is covered too.
+func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
+	liveServer(t)
+	bin := filepath.Join(t.TempDir(), "spool")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	id := createBuffer(t)
+	cmd := exec.Command(bin, "buffer", "write", id, "-f", "100ms")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stdin.Write([]byte("some data before the interrupt\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // past a flush, so a data blob exists
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	stdin.Close()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitCanceled || stderr.String() != "spool: canceled\n" {
+		t.Fatalf("exit %v, stderr %q", err, stderr.String())
+	}
+	r := runCLI(t, "", "buffer", "read", id)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "permanently failed") {
+		t.Fatalf("read of an interrupted buffer: %+v", r)
 	}
 }
