@@ -1,8 +1,6 @@
 package tablestore
 
 import (
-	"time"
-
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
@@ -12,9 +10,8 @@ var (
 	TagPartition   = tagPartition
 	OrderPartition = orderPartition
 	LeftoverAge    = leftoverAge
+	CopyEntity     = copyEntity
 )
 
 func (s *Store) OrderTable() *aztables.Client { return s.order }
 func (s *Store) TagTable() *aztables.Client   { return s.tags }
-
-var _ = time.Second

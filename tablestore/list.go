@@ -68,10 +68,33 @@ func (s *Store) Count(ctx context.Context, f model.Filter) (int, error) {
 
 // indexRow is one entity of the order or tag index as a query returns it.
 type indexRow struct {
-	PartitionKey string    `json:"PartitionKey"`
-	RowKey       string    `json:"RowKey"`
-	Timestamp    time.Time `json:"Timestamp"`
-	ETag         string    `json:"odata.etag"`
+	rowKey    string
+	timestamp time.Time
+	etag      azcore.ETag
+	// pending entries are being written; only the record can say what they mean.
+	pending bool
+	// copy is the buffer as the entry holds it, trusted when not pending.
+	copy    model.Buffer
+	copyErr error
+}
+
+func parseIndexRow(raw []byte) (indexRow, error) {
+	var props map[string]any
+	if err := json.Unmarshal(raw, &props); err != nil {
+		return indexRow{}, err
+	}
+	r := indexRow{}
+	r.rowKey, _ = props["RowKey"].(string)
+	r.pending, _ = props["Pending"].(bool)
+	if s, ok := props["odata.etag"].(string); ok {
+		r.etag = azcore.ETag(s)
+	}
+	if s, ok := props["Timestamp"].(string); ok {
+		r.timestamp, _ = time.Parse(time.RFC3339Nano, s)
+	}
+	r.copy, r.copyErr = parseBuffer(props)
+	r.copy.ETag, _ = props["ETag"].(string)
+	return r, nil
 }
 
 // scan walks the index the filter points at, from after (exclusive), and calls visit
@@ -97,13 +120,10 @@ func (s *Store) scan(ctx context.Context, f model.Filter, after string, want int
 	if want > 0 && want < maxPageRows {
 		top = int32(want)
 	}
-	pager := table.NewListEntitiesPager(&aztables.ListEntitiesOptions{
-		Filter: &filter,
-		Select: ptr("RowKey,Timestamp"),
-		Top:    &top,
-	})
-	var stale []indexRow
-	defer func() { s.removeLeftovers(ctx, table, pk, stale) }()
+	pager := table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: &top})
+	var leftovers []indexRow
+	var settled []candidate
+	defer func() { s.tidy(ctx, table, pk, leftovers, settled) }()
 	visited := 0
 	// With a filter a page may come back short or empty while more remain: keep
 	// paging until the pager runs out.
@@ -114,11 +134,10 @@ func (s *Store) scan(ctx context.Context, f model.Filter, after string, want int
 		}
 		rows := make([]indexRow, 0, len(resp.Entities))
 		for _, raw := range resp.Entities {
-			var r indexRow
-			if err := json.Unmarshal(raw, &r); err != nil {
+			r, err := parseIndexRow(raw)
+			if err != nil {
 				return fmt.Errorf("decoding index entry in %s: %w", pk, err)
 			}
-			r.PartitionKey = pk
 			rows = append(rows, r)
 		}
 		for len(rows) > 0 {
@@ -133,13 +152,14 @@ func (s *Store) scan(ctx context.Context, f model.Filter, after string, want int
 				return err
 			}
 			for i, c := range checked {
-				if c.stale {
-					stale = append(stale, rows[i])
+				if c.tidy {
+					leftovers = append(leftovers, rows[i])
+					settled = append(settled, c)
 				}
 				if !c.selected {
 					continue
 				}
-				if !visit(c.buf, rows[i].RowKey) {
+				if !visit(c.buf, rows[i].rowKey) {
 					return nil
 				}
 				visited++
@@ -153,50 +173,56 @@ func (s *Store) scan(ctx context.Context, f model.Filter, after string, want int
 	return nil
 }
 
-func ptr[T any](v T) *T { return &v }
+type tagPair struct{ key, value string }
 
 type candidate struct {
 	buf      model.Buffer
 	selected bool
-	// stale marks an index entry that no longer describes its buffer.
-	stale bool
+	// tidy marks an entry that is pending (or unreadable) and untouched for so long
+	// that its writer is surely gone: List settles it, committing a copy of the
+	// record (keep) or removing the entry.
+	tidy, keep bool
 }
 
-// checkCandidates reads the records behind index rows in parallel and decides each
-// against the whole filter: the records, not the index, are the truth.
+// checkCandidates decides each index row against the whole filter. A committed
+// entry's copy is trusted; a pending one is decided by its record, read in
+// parallel with the others.
 func (s *Store) checkCandidates(ctx context.Context, rows []indexRow, f model.Filter, probe *tagPair) ([]candidate, error) {
 	out := make([]candidate, len(rows))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fanOut)
 	for i, row := range rows {
+		if !row.pending && row.copyErr == nil && row.copy.ETag != "" {
+			out[i] = candidate{buf: row.copy, selected: matches(row.copy.Tags, f)}
+			continue
+		}
 		g.Go(func() error {
-			id, err := parseOrderRowKey(row.RowKey)
+			old := s.now().Sub(row.timestamp) > leftoverAge
+			id, err := parseOrderRowKey(row.rowKey)
 			if err != nil {
 				// Not written by this package; ignore rather than fail every list.
 				return nil
 			}
 			rec, err := s.getRecord(gctx, id)
 			if errors.Is(err, model.ErrNotFound) {
-				// Either an Insert in flight (its index entries go first) or a crash
-				// leftover; only age tells them apart.
-				out[i].stale = s.now().Sub(row.Timestamp) > leftoverAge
+				out[i].tidy = old
 				return nil
 			}
 			if err != nil {
 				return err
 			}
-			if orderRowKey(rec.buf.CreatedAt, rec.buf.ID) != row.RowKey {
+			if orderRowKey(rec.buf.CreatedAt, rec.buf.ID) != row.rowKey {
 				// An entry for an earlier buffer that had the same ID.
-				out[i].stale = true
+				out[i].tidy = old
 				return nil
 			}
 			if probe != nil {
 				if v, ok := rec.buf.Tags[probe.key]; !ok || v != probe.value {
-					out[i].stale = true
+					out[i].tidy = old
 					return nil
 				}
 			}
-			out[i] = candidate{buf: rec.buf, selected: matches(rec.buf.Tags, f)}
+			out[i] = candidate{buf: rec.buf, selected: matches(rec.buf.Tags, f), tidy: old, keep: true}
 			return nil
 		})
 	}
@@ -221,23 +247,30 @@ func matches(tags map[string]string, f model.Filter) bool {
 	return true
 }
 
-// removeLeftovers deletes index entries found stale while listing, best effort.
-// Each delete is conditional on the ETag the query returned, which was read before
-// the record: if an Update has rewritten the entry since, the delete fails and the
-// entry stays, as it must.
-func (s *Store) removeLeftovers(ctx context.Context, table *aztables.Client, pk string, rows []indexRow) {
+// tidy settles index entries that their writers left pending long ago, best effort.
+// Each write is conditional on the entry's ETag from the query, which was read before
+// the record: a writer that has marked the entry since wins, and one that starts
+// later reads a record at least as new as ours.
+func (s *Store) tidy(ctx context.Context, table *aztables.Client, pk string, rows []indexRow, settled []candidate) {
 	if len(rows) == 0 || ctx.Err() != nil {
 		return
 	}
 	g := &errgroup.Group{}
 	g.SetLimit(fanOut)
-	for _, r := range rows {
-		if r.ETag == "" {
+	for i, r := range rows {
+		if r.etag == "" {
 			continue
 		}
-		etag := azcore.ETag(r.ETag)
+		c := settled[i]
 		g.Go(func() error {
-			_, _ = table.DeleteEntity(ctx, pk, r.RowKey, &aztables.DeleteEntityOptions{IfMatch: &etag})
+			if !c.keep {
+				_, _ = table.DeleteEntity(ctx, pk, r.rowKey, &aztables.DeleteEntityOptions{IfMatch: &r.etag})
+				return nil
+			}
+			entity, err := copyEntity(pk, r.rowKey, c.buf, false)
+			if err == nil {
+				_, _ = table.UpdateEntity(ctx, entity, &aztables.UpdateEntityOptions{IfMatch: &r.etag, UpdateMode: aztables.UpdateModeReplace})
+			}
 			return nil
 		})
 	}

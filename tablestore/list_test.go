@@ -342,50 +342,77 @@ func TestListsStayCorrectWhileTagsChangeConcurrently(t *testing.T) {
 	}
 }
 
-func addEntity(t *testing.T, table *aztables.Client, pk, rk string) {
+func putEntity(t *testing.T, table *aztables.Client, raw []byte) {
 	t.Helper()
-	raw, _ := json.Marshal(map[string]string{"PartitionKey": pk, "RowKey": rk})
 	if _, err := table.UpsertEntity(context.Background(), raw, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func entityExists(t *testing.T, table *aztables.Client, pk, rk string) bool {
+// putPending writes what a writer's first step leaves: a pending copy of b.
+func putPending(t *testing.T, table *aztables.Client, pk string, b model.Buffer) {
 	t.Helper()
-	_, err := table.GetEntity(context.Background(), pk, rk, nil)
-	return err == nil
+	raw, err := tablestore.CopyEntity(pk, tablestore.OrderRowKey(b.CreatedAt, b.ID), b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putEntity(t, table, raw)
 }
 
-func TestLeftoverIndexEntriesNeverChangeAList(t *testing.T) {
-	clock := time.Now()
+func entity(t *testing.T, table *aztables.Client, pk, rk string) map[string]any {
+	t.Helper()
+	resp, err := table.GetEntity(context.Background(), pk, rk, nil)
+	if err != nil {
+		return nil
+	}
+	var props map[string]any
+	if err := json.Unmarshal(resp.Value, &props); err != nil {
+		t.Fatal(err)
+	}
+	return props
+}
+
+func TestLeftoverIndexEntriesNeverChangeAListAndGetSettledWhenOld(t *testing.T) {
 	var mu sync.Mutex
+	clock := time.Now()
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	s := newStore(t, tablestore.Options{Now: now})
 	ctx := context.Background()
 	kept := insert(t, s, base, map[string]string{"color": "red"})
 	moved := insert(t, s, base.Add(time.Second), map[string]string{"color": "blue"})
-
-	// Leftovers as crashes leave them: a tag entry the buffer no longer carries (Update
-	// crashed before cleanup), entries for a buffer whose record never landed (Insert
-	// crashed) or is gone (Delete crashed), and a row key nobody wrote.
 	redPK := tablestore.TagPartition("color", "red")
-	staleRK := tablestore.OrderRowKey(moved.CreatedAt, moved.ID)
-	ghostRK := tablestore.OrderRowKey(base.Add(2*time.Second), newID())
-	addEntity(t, s.TagTable(), redPK, staleRK)
-	addEntity(t, s.TagTable(), redPK, ghostRK)
-	addEntity(t, s.OrderTable(), tablestore.OrderPartition, ghostRK)
-	addEntity(t, s.TagTable(), redPK, "not-a-row-key")
-	// An entry at the right position but written for an older record with this ID.
-	addEntity(t, s.TagTable(), redPK, tablestore.OrderRowKey(base.Add(-time.Hour), kept.ID))
+
+	// An Update of moved to red that crashed after marking its entries.
+	wouldBe := moved
+	wouldBe.Tags = map[string]string{"color": "red"}
+	putPending(t, s.TagTable(), redPK, wouldBe)
+	putPending(t, s.OrderTable(), tablestore.OrderPartition, wouldBe)
+	putPending(t, s.TagTable(), tablestore.TagPartition("color", "blue"), wouldBe)
+	// An Insert that crashed before its record landed (or a Delete after it went).
+	ghost := model.Buffer{ID: newID(), CreatedAt: base.Add(2 * time.Second), Tags: map[string]string{"color": "red"}}
+	putPending(t, s.TagTable(), redPK, ghost)
+	putPending(t, s.OrderTable(), tablestore.OrderPartition, ghost)
+	// An entry of an earlier buffer with kept's ID, and entries nobody could write.
+	earlier := kept
+	earlier.CreatedAt = base.Add(-time.Hour)
+	putPending(t, s.TagTable(), redPK, earlier)
+	putEntity(t, s.TagTable(), []byte(`{"PartitionKey":"`+redPK+`","RowKey":"not-a-row-key"}`))
+	putEntity(t, s.OrderTable(), []byte(`{"PartitionKey":"all","RowKey":"`+tablestore.OrderRowKey(base.Add(3*time.Second), newID())+`"}`))
 
 	red := model.Filter{Tags: map[string]string{"color": "red"}}
+	blue := model.Filter{Tags: map[string]string{"color": "blue"}}
 	check := func() {
+		t.Helper()
 		for _, limit := range []int{1, 2, 10} {
 			if got, _ := listAll(t, s, red, limit); ids(got) != kept.ID {
 				t.Fatalf("red, limit %d: got %s, want %s", limit, ids(got), kept.ID)
 			}
-			if got, _ := listAll(t, s, model.Filter{}, limit); ids(got) != ids([]model.Buffer{moved, kept}) {
-				t.Fatalf("all, limit %d: got %s", limit, ids(got))
+			if got, _ := listAll(t, s, blue, limit); ids(got) != moved.ID || got[0].Tags["color"] != "blue" || got[0].ETag != moved.ETag {
+				t.Fatalf("blue, limit %d: got %+v, want %s", limit, got, moved.ID)
+			}
+			got, _ := listAll(t, s, model.Filter{}, limit)
+			if ids(got) != ids([]model.Buffer{moved, kept}) || got[0].Tags["color"] != "blue" || got[0].ETag != moved.ETag {
+				t.Fatalf("all, limit %d: got %+v", limit, got)
 			}
 		}
 		if n, err := s.Count(ctx, red); err != nil || n != 1 {
@@ -396,21 +423,40 @@ func TestLeftoverIndexEntriesNeverChangeAList(t *testing.T) {
 		}
 	}
 	check()
-	// The stale tag entry is gone after a list; the ghost stays while it could still
-	// be an Insert in flight...
-	if entityExists(t, s.TagTable(), redPK, staleRK) {
-		t.Fatal("list left a stale tag entry of a live buffer in place")
+	// Young pending entries may belong to writers in flight: left alone.
+	movedRK := tablestore.OrderRowKey(moved.CreatedAt, moved.ID)
+	ghostRK := tablestore.OrderRowKey(ghost.CreatedAt, ghost.ID)
+	if entity(t, s.TagTable(), redPK, movedRK) == nil || entity(t, s.OrderTable(), tablestore.OrderPartition, ghostRK) == nil {
+		t.Fatal("list removed a young pending entry that may belong to a writer in flight")
 	}
-	if !entityExists(t, s.OrderTable(), tablestore.OrderPartition, ghostRK) {
-		t.Fatal("list removed a young entry that may belong to an Insert in flight")
-	}
-	// ...and goes once it is old enough to be surely a crash leftover.
+	// Once old, they are settled: removed, or committed from the record.
 	mu.Lock()
 	clock = time.Now().Add(tablestore.LeftoverAge + time.Minute)
 	mu.Unlock()
 	check()
-	if entityExists(t, s.OrderTable(), tablestore.OrderPartition, ghostRK) || entityExists(t, s.TagTable(), redPK, ghostRK) {
-		t.Fatal("old leftovers of a missing record were kept")
+	check()
+	for _, e := range []struct {
+		table  *aztables.Client
+		pk, rk string
+	}{
+		{s.TagTable(), redPK, movedRK},
+		{s.TagTable(), redPK, ghostRK},
+		{s.OrderTable(), tablestore.OrderPartition, ghostRK},
+		{s.TagTable(), redPK, tablestore.OrderRowKey(earlier.CreatedAt, earlier.ID)},
+	} {
+		if entity(t, e.table, e.pk, e.rk) != nil {
+			t.Fatalf("old leftover %s/%s was kept", e.pk, e.rk)
+		}
+	}
+	for _, table := range []*aztables.Client{s.OrderTable(), s.TagTable()} {
+		pk := tablestore.OrderPartition
+		if table == s.TagTable() {
+			pk = tablestore.TagPartition("color", "blue")
+		}
+		props := entity(t, table, pk, movedRK)
+		if props == nil || props["Pending"] != false || props["ETag"] != moved.ETag || !strings.Contains(props["Tags"].(string), "blue") {
+			t.Fatalf("moved's entry in %s was not committed from its record: %v", pk, props)
+		}
 	}
 	// A later Update that gains the tag back must be listed despite the cleanup.
 	if _, err := s.Update(ctx, moved.ID, model.BufferUpdate{Tags: map[string]string{"color": "red"}}, ""); err != nil {
@@ -418,5 +464,98 @@ func TestLeftoverIndexEntriesNeverChangeAList(t *testing.T) {
 	}
 	if got, _ := listAll(t, s, red, 10); ids(got) != ids([]model.Buffer{moved, kept}) {
 		t.Fatalf("after regaining red: %s", ids(got))
+	}
+}
+
+func TestWritesLeaveNoPendingEntriesBehind(t *testing.T) {
+	s := newStore(t, tablestore.Options{})
+	ctx := context.Background()
+	b := insert(t, s, base, map[string]string{"a": "1", "b": "2"})
+	got, err := s.Update(ctx, b.ID, model.BufferUpdate{Tags: map[string]string{"a": "1", "c": "3"}}, b.ETag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk := tablestore.OrderRowKey(b.CreatedAt, b.ID)
+	for _, pk := range []string{tablestore.TagPartition("a", "1"), tablestore.TagPartition("c", "3")} {
+		if props := entity(t, s.TagTable(), pk, rk); props == nil || props["Pending"] != false || props["ETag"] != got.ETag {
+			t.Fatalf("entry %s: %v", pk, props)
+		}
+	}
+	if props := entity(t, s.OrderTable(), tablestore.OrderPartition, rk); props == nil || props["Pending"] != false || props["ETag"] != got.ETag {
+		t.Fatalf("order entry: %v", props)
+	}
+	if entity(t, s.TagTable(), tablestore.TagPartition("b", "2"), rk) != nil {
+		t.Fatal("entry of the lost pair b=2 is still there")
+	}
+	if err := s.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, pk := range []string{tablestore.TagPartition("a", "1"), tablestore.TagPartition("c", "3")} {
+		if entity(t, s.TagTable(), pk, rk) != nil {
+			t.Fatalf("entry %s survived delete", pk)
+		}
+	}
+	if entity(t, s.OrderTable(), tablestore.OrderPartition, rk) != nil {
+		t.Fatal("order entry survived delete")
+	}
+}
+
+func TestRacingWritersOfOneBufferLeaveIndexesThatMatchTheRecords(t *testing.T) {
+	s := newStore(t, tablestore.Options{})
+	ctx := context.Background()
+	const buffers, writers, rounds = 4, 4, 10
+	colors := []string{"red", "blue", "green"}
+	bufs := make([]model.Buffer, buffers)
+	for i := range bufs {
+		bufs[i] = insert(t, s, base.Add(time.Duration(i)*time.Second), map[string]string{"color": "red"})
+	}
+	var wg sync.WaitGroup
+	for i := range bufs {
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range rounds {
+					tags := map[string]string{"color": colors[(r+w)%len(colors)], "writer": fmt.Sprint(w)}
+					if _, err := s.Update(ctx, bufs[i].ID, model.BufferUpdate{Tags: tags}, ""); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	records := map[string]model.Buffer{}
+	for _, b := range bufs {
+		got, err := s.Get(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records[b.ID] = got
+	}
+	same := func(where string, got []model.Buffer, want []model.Buffer) {
+		t.Helper()
+		if ids(got) != ids(want) {
+			t.Fatalf("%s: listed %s, want %s", where, ids(got), ids(want))
+		}
+		for _, b := range got {
+			r := records[b.ID]
+			if b.ETag != r.ETag || fmt.Sprint(b.Tags) != fmt.Sprint(r.Tags) {
+				t.Fatalf("%s: listed %+v, record is %+v", where, b, r)
+			}
+		}
+	}
+	all, _ := listAll(t, s, model.Filter{}, 10)
+	same("all", all, newestFirst(bufs))
+	for _, c := range colors {
+		var want []model.Buffer
+		for _, b := range bufs {
+			if records[b.ID].Tags["color"] == c {
+				want = append(want, b)
+			}
+		}
+		got, _ := listAll(t, s, model.Filter{Tags: map[string]string{"color": c}}, 10)
+		same(c, got, newestFirst(want))
 	}
 }

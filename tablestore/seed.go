@@ -2,10 +2,12 @@ package tablestore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"golang.org/x/sync/errgroup"
 
@@ -17,40 +19,100 @@ const maxBatch = 100
 
 // InsertBatch stores many new buffers quickly, as entity group transactions of up to
 // 100 entities per partition. It is meant for seeding benchmarks and imports: unlike
-// Insert it is not create-only per buffer (an existing ID fails its whole batch),
-// and the records of a batch that failed may be partly indexed (harmless leftovers).
+// Insert it is not create-only per buffer (an existing ID fails its whole batch), and
+// it must not race with writers of the same IDs. It follows Insert's order (pending
+// index entries, records, commit), so an interruption leaves only pending entries.
 func (s *Store) InsertBatch(ctx context.Context, bufs []model.Buffer) error {
+	bufs = slices.Clone(bufs)
 	records := map[string][][]byte{}
-	order := map[string][][]byte{}
-	tags := map[string][][]byte{}
-	for _, b := range bufs {
-		if err := validateNew(b); err != nil {
+	for i := range bufs {
+		b := &bufs[i]
+		if err := validateNew(*b); err != nil {
 			return fmt.Errorf("batch insert: %w", err)
 		}
 		b.CreatedAt = b.CreatedAt.UTC()
-		entity, err := recordEntity(b)
+		entity, err := recordEntity(*b)
 		if err != nil {
 			return fmt.Errorf("batch insert: %w", err)
 		}
-		rk := orderRowKey(b.CreatedAt, b.ID)
 		records[recordPartition(b.ID)] = append(records[recordPartition(b.ID)], entity)
-		order[orderPartition] = append(order[orderPartition], indexEntity(orderPartition, rk))
-		for k, v := range b.Tags {
-			pk := tagPartition(k, v)
-			tags[pk] = append(tags[pk], indexEntity(pk, rk))
-		}
 	}
-	// Indexes first, as in Insert.
-	if err := s.submitBatches(ctx, s.order, order, aztables.TransactionTypeInsertReplace); err != nil {
-		return err
+	if err := s.submitCopies(ctx, bufs, true); err != nil {
+		return fmt.Errorf("batch insert: pending index entries: %w", err)
 	}
-	if err := s.submitBatches(ctx, s.tags, tags, aztables.TransactionTypeInsertReplace); err != nil {
-		return err
+	if err := submitBatches(ctx, s.records, records, aztables.TransactionTypeAdd); err != nil {
+		return fmt.Errorf("batch insert: records: %w", err)
 	}
-	return s.submitBatches(ctx, s.records, records, aztables.TransactionTypeAdd)
+	// Transactions do not return ETags, and committed copies carry them.
+	etags, err := s.recordETags(ctx, slices.Collect(maps.Keys(records)))
+	if err != nil {
+		return fmt.Errorf("batch insert: %w", err)
+	}
+	committed := make([]model.Buffer, len(bufs))
+	for i, b := range bufs {
+		b.ETag = encodeETag(etags[b.ID])
+		committed[i] = b
+	}
+	if err := s.submitCopies(ctx, committed, false); err != nil {
+		return fmt.Errorf("batch insert: committing index entries: %w", err)
+	}
+	return nil
 }
 
-func (s *Store) submitBatches(ctx context.Context, table *aztables.Client, byPartition map[string][][]byte, action aztables.TransactionType) error {
+func (s *Store) submitCopies(ctx context.Context, bufs []model.Buffer, pending bool) error {
+	order := map[string][][]byte{}
+	tags := map[string][][]byte{}
+	for _, b := range bufs {
+		rk := orderRowKey(b.CreatedAt, b.ID)
+		entity, err := copyEntity(orderPartition, rk, b, pending)
+		if err != nil {
+			return err
+		}
+		order[orderPartition] = append(order[orderPartition], entity)
+		for k, v := range b.Tags {
+			pk := tagPartition(k, v)
+			entity, err := copyEntity(pk, rk, b, pending)
+			if err != nil {
+				return err
+			}
+			tags[pk] = append(tags[pk], entity)
+		}
+	}
+	if err := submitBatches(ctx, s.order, order, aztables.TransactionTypeInsertReplace); err != nil {
+		return err
+	}
+	return submitBatches(ctx, s.tags, tags, aztables.TransactionTypeInsertReplace)
+}
+
+// recordETags reads the ETags of every record in the given partitions, by ID.
+func (s *Store) recordETags(ctx context.Context, partitions []string) (map[string]azcore.ETag, error) {
+	etags := map[string]azcore.ETag{}
+	for _, pk := range partitions {
+		filter := "PartitionKey eq " + odataQuote(pk)
+		pager := s.records.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Select: ptr("ID")})
+		for pager.More() {
+			resp, err := pager.NextPage(ctx)
+			if err != nil {
+				return nil, storageError(fmt.Sprintf("reading records of partition %s", pk), err)
+			}
+			for _, raw := range resp.Entities {
+				var e struct {
+					ID   string `json:"ID"`
+					ETag string `json:"odata.etag"`
+				}
+				if err := json.Unmarshal(raw, &e); err != nil {
+					return nil, fmt.Errorf("decoding record in partition %s: %w", pk, err)
+				}
+				etags[e.ID] = azcore.ETag(e.ETag)
+			}
+		}
+	}
+	return etags, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func submitBatches(ctx context.Context, table *aztables.Client, byPartition map[string][][]byte, action aztables.TransactionType) error {
 	g, gctx := errgroup.WithContext(ctx)
 	// Azurite runs one thread; a few batches in flight keep it busy.
 	g.SetLimit(4)

@@ -4,17 +4,17 @@
 // Three tables, so that on Azurite (which scans a whole table for every query) an
 // index query never pays for the size of another:
 //
-//   - records: one entity per buffer, the only authoritative copy; point reads only.
-//   - order:   one entity per buffer in a single partition, row key newest first;
+//   - records: one entity per buffer, the authoritative copy; point reads only.
+//   - order:   one entry per buffer in a single partition, row key newest first;
 //     it serves unfiltered lists.
-//   - tags:    one entity per (tag pair, buffer), one partition per tag pair, same
+//   - tags:    one entry per (tag pair, buffer), one partition per tag pair, same
 //     row keys; a tag-filtered list reads only the partition of one of its pairs.
 //
-// Index entities are hints. List checks every candidate against its record, so an
-// index entry left behind by a crash or a lost race can never put a buffer in a list
-// it does not belong to. The writers keep the other direction: every tag a record
-// holds has an index entry from before the record's compare-and-swap until the tag is
-// removed again (see Update).
+// Index entries hold a copy of the buffer, so a list is one index query. Writers
+// first mark the entries they will touch "pending", then swap the record, then
+// commit the entries (see replaceRecord). List trusts committed copies and checks a
+// pending entry against its record, so a crash or a lost race can leave entries
+// that cost a point read, never ones that make a list wrong.
 package tablestore
 
 import (
@@ -114,6 +114,37 @@ const (
 )
 
 func recordEntity(b model.Buffer) ([]byte, error) {
+	props, err := bufferProperties(b)
+	if err != nil {
+		return nil, err
+	}
+	props["PartitionKey"] = recordPartition(b.ID)
+	props["RowKey"] = escapeKey(b.ID)
+	return json.Marshal(props)
+}
+
+// copyEntity is an index entry: the index keys and a copy of the buffer. A committed
+// copy also carries the record's ETag, so List can answer from the index alone.
+func copyEntity(pk, rk string, b model.Buffer, pending bool) ([]byte, error) {
+	props, err := bufferProperties(b)
+	if err != nil {
+		return nil, err
+	}
+	props["PartitionKey"] = pk
+	props["RowKey"] = rk
+	props["Pending"] = pending
+	if !pending {
+		props["ETag"] = b.ETag
+	}
+	return json.Marshal(props)
+}
+
+func keyEntity(pk, rk string) []byte {
+	raw, _ := json.Marshal(map[string]string{"PartitionKey": pk, "RowKey": rk})
+	return raw
+}
+
+func bufferProperties(b model.Buffer) (map[string]any, error) {
 	tags := b.Tags
 	if tags == nil {
 		tags = map[string]string{}
@@ -123,11 +154,9 @@ func recordEntity(b model.Buffer) ([]byte, error) {
 		return nil, fmt.Errorf("encoding tags: %w", err)
 	}
 	props := map[string]any{
-		"PartitionKey": recordPartition(b.ID),
-		"RowKey":       escapeKey(b.ID),
-		"ID":           b.ID,
-		"CreatedAt":    b.CreatedAt.UTC().Format(time.RFC3339Nano),
-		"Location":     b.Location,
+		"ID":        b.ID,
+		"CreatedAt": b.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"Location":  b.Location,
 	}
 	if b.ExpiresAt != nil {
 		props["ExpiresAt"] = b.ExpiresAt.UTC().Format(time.RFC3339Nano)
@@ -143,7 +172,7 @@ func recordEntity(b model.Buffer) ([]byte, error) {
 		props[tagsProperty(n)] = string(tagsJSON[:cut])
 		tagsJSON = tagsJSON[cut:]
 	}
-	return json.Marshal(props)
+	return props, nil
 }
 
 func tagsProperty(n int) string {
@@ -158,17 +187,27 @@ func parseRecord(raw []byte, etag azcore.ETag) (record, error) {
 	if err := json.Unmarshal(raw, &props); err != nil {
 		return record{}, fmt.Errorf("decoding buffer record: %w", err)
 	}
+	b, err := parseBuffer(props)
+	if err != nil {
+		return record{}, err
+	}
+	b.ETag = encodeETag(etag)
+	return record{buf: b, etag: etag}, nil
+}
+
+// parseBuffer reads the buffer properties of a record or of an index entry's copy.
+func parseBuffer(props map[string]any) (model.Buffer, error) {
 	str := func(name string) string { s, _ := props[name].(string); return s }
-	b := model.Buffer{ID: str("ID"), Location: str("Location"), ETag: encodeETag(etag)}
+	b := model.Buffer{ID: str("ID"), Location: str("Location")}
 	created, err := time.Parse(time.RFC3339Nano, str("CreatedAt"))
 	if err != nil {
-		return record{}, fmt.Errorf("buffer record %s: createdAt: %w", b.ID, err)
+		return model.Buffer{}, fmt.Errorf("buffer %s: createdAt: %w", b.ID, err)
 	}
 	b.CreatedAt = created
 	if s := str("ExpiresAt"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return record{}, fmt.Errorf("buffer record %s: expiresAt: %w", b.ID, err)
+			return model.Buffer{}, fmt.Errorf("buffer %s: expiresAt: %w", b.ID, err)
 		}
 		b.ExpiresAt = &t
 	}
@@ -181,17 +220,12 @@ func parseRecord(raw []byte, etag azcore.ETag) (record, error) {
 		tagsJSON = append(tagsJSON, chunk...)
 	}
 	if err := json.Unmarshal(tagsJSON, &b.Tags); err != nil {
-		return record{}, fmt.Errorf("buffer record %s: tags: %w", b.ID, err)
+		return model.Buffer{}, fmt.Errorf("buffer %s: tags: %w", b.ID, err)
 	}
 	if b.Tags == nil {
 		b.Tags = map[string]string{}
 	}
-	return record{buf: b, etag: etag}, nil
-}
-
-func indexEntity(pk, rk string) []byte {
-	raw, _ := json.Marshal(map[string]string{"PartitionKey": pk, "RowKey": rk})
-	return raw
+	return b, nil
 }
 
 // validateNew rejects records the indexes cannot place.
@@ -215,20 +249,17 @@ func (s *Store) Insert(ctx context.Context, b model.Buffer) (model.Buffer, error
 		return model.Buffer{}, fmt.Errorf("inserting buffer: %w", err)
 	}
 	b.CreatedAt = b.CreatedAt.UTC()
+	if b.Tags == nil {
+		b.Tags = map[string]string{}
+	}
 	entity, err := recordEntity(b)
 	if err != nil {
 		return model.Buffer{}, fmt.Errorf("inserting buffer: %w", err)
 	}
-	// Index entries go first: if we crash before the record lands they are
-	// leftovers that List ignores, never a record that List cannot find.
+	entries := s.entriesOf(b.Tags, nil)
 	rk := orderRowKey(b.CreatedAt, b.ID)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(fanOut)
-	g.Go(func() error { return s.upsertIndex(gctx, s.order, orderPartition, rk) })
-	for k, v := range b.Tags {
-		g.Go(func() error { return s.upsertIndex(gctx, s.tags, tagPartition(k, v), rk) })
-	}
-	if err := g.Wait(); err != nil {
+	etags, err := s.markPending(ctx, entries, rk, b)
+	if err != nil {
 		return model.Buffer{}, fmt.Errorf("indexing buffer %s: %w", b.ID, err)
 	}
 	resp, err := s.records.AddEntity(ctx, entity, nil)
@@ -238,16 +269,9 @@ func (s *Store) Insert(ctx context.Context, b model.Buffer) (model.Buffer, error
 		}
 		return model.Buffer{}, storageError(fmt.Sprintf("inserting buffer %s", b.ID), err)
 	}
-	if b.Tags == nil {
-		b.Tags = map[string]string{}
-	}
 	b.ETag = encodeETag(resp.ETag)
+	s.commit(ctx, entries, rk, b, etags)
 	return b, nil
-}
-
-func (s *Store) upsertIndex(ctx context.Context, table *aztables.Client, pk, rk string) error {
-	_, err := table.UpsertEntity(ctx, indexEntity(pk, rk), &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
-	return storageError(fmt.Sprintf("writing index entry %s/%s", pk, rk), err)
 }
 
 // Get reads one buffer record; model.ErrNotFound when there is none.
@@ -275,15 +299,8 @@ func (s *Store) getRecord(ctx context.Context, id string) (record, error) {
 
 // Update replaces a buffer's tags, and its expiry when upd.ExpiresAt is set. With a
 // non-empty ifMatch (other than "*") the table itself compares it:
-// model.ErrPreconditionFailed when it is stale or malformed.
-//
-// The order of steps keeps every List correct whatever interleaves or crashes:
-//  1. write index entries for the tags being gained;
-//  2. compare-and-swap the record;
-//  3. write the gained entries again: a concurrent cleanup that read the record
-//     before step 2 may have removed them, and its conditional delete fails once the
-//     entry's ETag has moved;
-//  4. remove entries of lost tags, each only if the record still lacks the tag.
+// model.ErrPreconditionFailed when it is stale or malformed. Without one, Update
+// retries its compare-and-swap until it wins.
 func (s *Store) Update(ctx context.Context, id string, upd model.BufferUpdate, ifMatch string) (model.Buffer, error) {
 	var want *azcore.ETag
 	if ifMatch != "" && ifMatch != "*" {
@@ -298,6 +315,18 @@ func (s *Store) Update(ctx context.Context, id string, upd model.BufferUpdate, i
 		if err != nil {
 			return model.Buffer{}, fmt.Errorf("updating: %w", err)
 		}
+		if want != nil && *want != cur.etag {
+			// Almost surely stale, but the table is the judge: a merge of no
+			// properties succeeds only on the current ETag and changes nothing else.
+			// Either way the indexes are left alone.
+			resp, err := s.records.UpdateEntity(ctx, keyEntity(recordPartition(id), escapeKey(id)),
+				&aztables.UpdateEntityOptions{IfMatch: want, UpdateMode: aztables.UpdateModeMerge})
+			if err == nil && attempt < maxUpdateAttempts {
+				want = &resp.ETag
+				continue
+			}
+			return model.Buffer{}, fmt.Errorf("updating buffer %s: %w", id, casError(err))
+		}
 		next := cur.buf
 		next.Tags = upd.Tags
 		if next.Tags == nil {
@@ -307,119 +336,123 @@ func (s *Store) Update(ctx context.Context, id string, upd model.BufferUpdate, i
 			t := upd.ExpiresAt.UTC()
 			next.ExpiresAt = &t
 		}
-		casETag, before := cur.etag, cur.buf.Tags
-		if want != nil {
-			casETag = *want
-			if *want != cur.etag {
-				// The table decides whether the client's ETag is current; if it is, it
-				// names a version newer than the one just read, whose tags we do not
-				// know, so index every new tag.
-				before = nil
-			}
-		}
-		gained, lost := tagDiff(before, next.Tags)
-		updated, err := s.swapRecord(ctx, next, casETag, gained)
+		updated, err := s.replaceRecord(ctx, cur, next)
 		if errors.Is(err, model.ErrPreconditionFailed) && want == nil && attempt < maxUpdateAttempts {
 			continue
 		}
 		if err != nil {
 			return model.Buffer{}, fmt.Errorf("updating buffer %s: %w", id, err)
 		}
-		s.removeStaleTags(ctx, id, orderRowKey(next.CreatedAt, id), lost)
 		return updated, nil
 	}
 }
 
-type tagPair struct{ key, value string }
-
-// tagDiff lists the pairs of after missing from before, and the reverse.
-func tagDiff(before, after map[string]string) (gained, lost []tagPair) {
-	for k, v := range after {
-		if old, ok := before[k]; !ok || old != v {
-			gained = append(gained, tagPair{k, v})
-		}
+// casError maps the failure of a conditional write on a record.
+func casError(err error) error {
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: lost the compare-and-swap %d times", model.ErrPreconditionFailed, maxUpdateAttempts)
+	case isStatus(err, 412):
+		return fmt.Errorf("%w: %w", model.ErrPreconditionFailed, err)
+	case isStatus(err, 404):
+		return fmt.Errorf("%w: %w", model.ErrNotFound, err)
 	}
-	for k, v := range before {
-		if now, ok := after[k]; !ok || now != v {
-			lost = append(lost, tagPair{k, v})
-		}
-	}
-	return gained, lost
+	return storageError("replacing record", err)
 }
 
-// swapRecord does steps 1-3 of Update.
-func (s *Store) swapRecord(ctx context.Context, next model.Buffer, ifMatch azcore.ETag, gained []tagPair) (model.Buffer, error) {
+// replaceRecord swaps cur for next, keeping the indexes in step:
+//  1. mark pending every index entry of the old and the new tags (and the order
+//     entry), holding a copy of next, so nothing List trusts describes either state;
+//  2. compare-and-swap the record on cur's ETag;
+//  3. commit the entries: those of next's tags get next's copy and stop being
+//     pending, those of lost tags go, each only if the entry still carries the ETag
+//     of our step 1. A writer that marked it since owns it now, and a failed commit
+//     leaves a pending entry, which List checks against the record: slower, never
+//     wrong.
+//
+// A crash anywhere leaves at worst pending entries.
+func (s *Store) replaceRecord(ctx context.Context, cur record, next model.Buffer) (model.Buffer, error) {
 	entity, err := recordEntity(next)
 	if err != nil {
 		return model.Buffer{}, err
 	}
+	entries := s.entriesOf(next.Tags, cur.buf.Tags)
 	rk := orderRowKey(next.CreatedAt, next.ID)
-	if err := s.upsertTagEntries(ctx, gained, rk); err != nil {
+	etags, err := s.markPending(ctx, entries, rk, next)
+	if err != nil {
 		return model.Buffer{}, err
 	}
-	resp, err := s.records.UpdateEntity(ctx, entity, &aztables.UpdateEntityOptions{IfMatch: &ifMatch, UpdateMode: aztables.UpdateModeReplace})
-	switch {
-	case isStatus(err, 412):
-		return model.Buffer{}, fmt.Errorf("%w: %w", model.ErrPreconditionFailed, err)
-	case isStatus(err, 404):
-		return model.Buffer{}, fmt.Errorf("%w: %w", model.ErrNotFound, err)
-	case err != nil:
-		return model.Buffer{}, storageError("replacing record", err)
-	}
-	// The record is updated; a failure here is reported so the caller does not take
-	// the tags as listed, though the entries from step 1 are very likely in place.
-	if err := s.upsertTagEntries(ctx, gained, rk); err != nil {
-		return model.Buffer{}, fmt.Errorf("record updated, but re-indexing its tags failed: %w", err)
+	resp, err := s.records.UpdateEntity(ctx, entity, &aztables.UpdateEntityOptions{IfMatch: &cur.etag, UpdateMode: aztables.UpdateModeReplace})
+	if err != nil {
+		return model.Buffer{}, casError(err)
 	}
 	next.ETag = encodeETag(resp.ETag)
+	s.commit(ctx, entries, rk, next, etags)
 	return next, nil
 }
 
-func (s *Store) upsertTagEntries(ctx context.Context, pairs []tagPair, rk string) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(fanOut)
-	for _, p := range pairs {
-		g.Go(func() error { return s.upsertIndex(gctx, s.tags, tagPartition(p.key, p.value), rk) })
-	}
-	return g.Wait()
+// indexEntry names one index entity of a buffer; keep is false for the entry of a tag
+// pair the buffer is losing.
+type indexEntry struct {
+	table *aztables.Client
+	pk    string
+	keep  bool
 }
 
-// removeStaleTags deletes the index entries of pairs a buffer lost, best effort:
-// an entry left behind costs a wasted candidate check in List, nothing more. Each
-// entry's ETag is taken BEFORE the record is read, and the delete is conditional on
-// it, so an Update that gains the pair meanwhile (and rewrites the entry) wins.
-func (s *Store) removeStaleTags(ctx context.Context, id, rk string, lost []tagPair) {
-	if len(lost) == 0 {
-		return
+// entriesOf lists the order entry and the tag entries of the pairs in tags (kept)
+// and in lost but not in tags (to remove).
+func (s *Store) entriesOf(tags, lost map[string]string) []indexEntry {
+	entries := []indexEntry{{s.order, orderPartition, true}}
+	for k, v := range tags {
+		entries = append(entries, indexEntry{s.tags, tagPartition(k, v), true})
 	}
-	etags := make([]azcore.ETag, len(lost))
+	for k, v := range lost {
+		if now, ok := tags[k]; !ok || now != v {
+			entries = append(entries, indexEntry{s.tags, tagPartition(k, v), false})
+		}
+	}
+	return entries
+}
+
+// markPending writes a pending copy of b into every entry and returns their ETags.
+func (s *Store) markPending(ctx context.Context, entries []indexEntry, rk string, b model.Buffer) ([]azcore.ETag, error) {
+	etags := make([]azcore.ETag, len(entries))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fanOut)
-	for i, p := range lost {
+	for i, e := range entries {
 		g.Go(func() error {
-			resp, err := s.tags.GetEntity(gctx, tagPartition(p.key, p.value), rk, nil)
-			if err == nil {
-				etags[i] = resp.ETag
+			entity, err := copyEntity(e.pk, rk, b, true)
+			if err != nil {
+				return err
 			}
+			resp, err := e.table.UpsertEntity(gctx, entity, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
+			if err != nil {
+				return storageError(fmt.Sprintf("marking index entry %s/%s", e.pk, rk), err)
+			}
+			etags[i] = resp.ETag
 			return nil
 		})
 	}
-	_ = g.Wait()
-	cur, err := s.getRecord(ctx, id)
-	g = &errgroup.Group{}
+	return etags, g.Wait()
+}
+
+// commit finishes a write whose record has landed (step 3 of replaceRecord). It is
+// best effort: an entry it fails to commit stays pending, which costs List a point
+// read and nothing else.
+func (s *Store) commit(ctx context.Context, entries []indexEntry, rk string, b model.Buffer, etags []azcore.ETag) {
+	g := &errgroup.Group{}
 	g.SetLimit(fanOut)
-	if err != nil && !errors.Is(err, model.ErrNotFound) {
-		return
-	}
-	for i, p := range lost {
-		if etags[i] == "" {
-			continue
-		}
-		if v, ok := cur.buf.Tags[p.key]; ok && v == p.value {
-			continue
-		}
+	for i, e := range entries {
 		g.Go(func() error {
-			_, _ = s.tags.DeleteEntity(ctx, tagPartition(p.key, p.value), rk, &aztables.DeleteEntityOptions{IfMatch: &etags[i]})
+			if !e.keep {
+				_, _ = e.table.DeleteEntity(ctx, e.pk, rk, &aztables.DeleteEntityOptions{IfMatch: &etags[i]})
+				return nil
+			}
+			entity, err := copyEntity(e.pk, rk, b, false)
+			if err != nil {
+				return nil
+			}
+			_, _ = e.table.UpdateEntity(ctx, entity, &aztables.UpdateEntityOptions{IfMatch: &etags[i], UpdateMode: aztables.UpdateModeReplace})
 			return nil
 		})
 	}
@@ -437,8 +470,13 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("deleting: %w", err)
 		}
-		// Conditional, so the index entries removed below are those of the version
-		// deleted; an index entry outliving its record is only a leftover.
+		// Entries turn pending first: should we stop after the record is gone, no
+		// committed entry may still vouch for it.
+		entries := s.entriesOf(cur.buf.Tags, nil)
+		rk := orderRowKey(cur.buf.CreatedAt, id)
+		if _, err := s.markPending(ctx, entries, rk, cur.buf); err != nil {
+			return fmt.Errorf("deleting buffer %s: %w", id, err)
+		}
 		_, err = s.records.DeleteEntity(ctx, recordPartition(id), escapeKey(id), &aztables.DeleteEntityOptions{IfMatch: &cur.etag})
 		if isStatus(err, 412) && attempt < maxUpdateAttempts {
 			continue
@@ -446,26 +484,22 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		if err != nil && !isStatus(err, 404) {
 			return storageError(fmt.Sprintf("deleting buffer %s", id), err)
 		}
-		rk := orderRowKey(cur.buf.CreatedAt, id)
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(fanOut)
-		g.Go(func() error { return s.deleteIndex(gctx, s.order, orderPartition, rk) })
-		for k, v := range cur.buf.Tags {
-			g.Go(func() error { return s.deleteIndex(gctx, s.tags, tagPartition(k, v), rk) })
+		for _, e := range entries {
+			g.Go(func() error {
+				_, err := e.table.DeleteEntity(gctx, e.pk, rk, nil)
+				if err != nil && !isStatus(err, 404) {
+					return storageError(fmt.Sprintf("deleting index entry %s/%s", e.pk, rk), err)
+				}
+				return nil
+			})
 		}
 		if err := g.Wait(); err != nil {
 			return fmt.Errorf("buffer %s deleted, but removing its index entries failed: %w", id, err)
 		}
 		return nil
 	}
-}
-
-func (s *Store) deleteIndex(ctx context.Context, table *aztables.Client, pk, rk string) error {
-	_, err := table.DeleteEntity(ctx, pk, rk, nil)
-	if err != nil && !isStatus(err, 404) {
-		return storageError(fmt.Sprintf("deleting index entry %s/%s", pk, rk), err)
-	}
-	return nil
 }
 
 // ServiceClientFromConnectionString connects with a full shared-key connection string
