@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 GOTEST_TIMEOUT ?= 15m
 
-.PHONY: all deps build run test test-short bench bench-api stage package clean
+.PHONY: all deps build run test test-short bench bench-api stage package clean reliability fuzz soak
 
 all: build
 
@@ -50,6 +50,36 @@ stage: FORCE
 package: stage
 	mkdir -p dist && rm -f dist/spool-functions.zip
 	cd stage && zip -q -r ../dist/spool-functions.zip .
+
+# RELIABILITY.md, written by the tests themselves: every fault or attack a test tries
+# is recorded as a row (internal/reliability), then rendered. The report is written
+# even when a test fails (its rows say so); make still fails then.
+RELIABILITY_PKGS ?= ./...
+reliability: deps
+	mkdir -p .run && rm -f .run/reliability.jsonl
+	SPOOL_RELIABILITY_OUT=$(CURDIR)/.run/reliability.jsonl $(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) $(RELIABILITY_PKGS); \
+	status=$$?; \
+	$(GO) run ./internal/reliability/render -in .run/reliability.jsonl -out RELIABILITY.md && exit $$status
+
+# Each fuzz target for FUZZTIME (seed corpora also run in every `make test`).
+# One worker: the machine is shared and some packages start Azurite per process.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./handler/:FuzzTagValidation ./handler/:FuzzListQuery ./handler/:FuzzCreateBody ./handler/:FuzzUpdateBody \
+	./client/:FuzzParseSize ./client/:FuzzValidateTags ./client/:FuzzResolveBuffer \
+	./cmd/spool/:FuzzTagFlag \
+	./tablestore/:FuzzDecodeContinuation ./tablestore/:FuzzODataQuote \
+	./client/transfer/:FuzzBlobPath
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1; \
+	done
+
+# Long variants of the reliability tests (more rounds, more racing writers).
+soak: deps
+	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Concurrent|Racing|Fault|Soak' ./handler/
 
 clean:
 	rm -rf bin stage dist .run
