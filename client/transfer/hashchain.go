@@ -1,9 +1,12 @@
 package transfer
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
+	"sync"
+	"time"
 
 	md5simd "github.com/minio/md5-simd"
 )
@@ -41,18 +44,95 @@ type md5Hasher struct {
 	server md5simd.Server // nil: crypto/md5 only
 }
 
+// minSIMDLanes is how many blocks must be hashed at once before md5-simd pays:
+// below it the library hashes lanes one by one anyway, after copying the data
+// into its own buffers, so crypto/md5 is cheaper.
+const minSIMDLanes = 3
+
 func newMD5Hasher(parallel int) *md5Hasher {
-	if parallel < 4 {
-		// With few blocks in flight the lanes stay empty and crypto/md5 is faster.
+	if parallel < minSIMDLanes {
 		return &md5Hasher{}
 	}
 	return &md5Hasher{server: md5simd.NewServer()}
 }
 
-func (h *md5Hasher) sum(data []byte) [md5.Size]byte {
-	if h.server == nil || len(data) < minSIMDBlob {
-		return md5.Sum(data)
+// sumBlocks sets the Content-MD5 of every block, hashing them side by side.
+func (h *md5Hasher) sumBlocks(blocks []block) {
+	data := make([][]byte, len(blocks))
+	for i := range blocks {
+		data[i] = blocks[i].data
 	}
+	for i, sum := range h.sumAll(data) {
+		blocks[i].contentMD5 = base64.StdEncoding.EncodeToString(sum[:])
+	}
+}
+
+// sumAll hashes every slice, side by side in vector lanes when there are enough.
+func (h *md5Hasher) sumAll(data [][]byte) [][md5.Size]byte {
+	sums := make([][md5.Size]byte, len(data))
+	if len(data) == 1 {
+		sums[0] = md5.Sum(data[0])
+		return sums
+	}
+	lanes := h.server != nil && len(data) >= minSIMDLanes
+	var wg sync.WaitGroup
+	for i := range data {
+		wg.Go(func() {
+			if lanes && len(data[i]) >= minSIMDBlob {
+				sums[i] = h.sumInLane(data[i])
+			} else {
+				sums[i] = md5.Sum(data[i])
+			}
+		})
+	}
+	wg.Wait()
+	return sums
+}
+
+// hashRequest asks serveBatches for the MD5 of data.
+type hashRequest struct {
+	data []byte
+	sum  chan<- [md5.Size]byte // capacity 1
+}
+
+// serveBatches answers hash requests from many goroutines, gathering those that
+// arrive within wait of each other (up to max) and hashing them side by side, so
+// parallel downloads share vector lanes instead of each hashing alone.
+func (h *md5Hasher) serveBatches(ctx context.Context, reqs <-chan hashRequest, max int, wait time.Duration) {
+	batch := make([]hashRequest, 0, max)
+	data := make([][]byte, 0, max)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case r := <-reqs:
+			batch = append(batch, r)
+		case <-ctx.Done():
+			return
+		}
+		timer.Reset(wait)
+	gather:
+		for len(batch) < max {
+			select {
+			case r := <-reqs:
+				batch = append(batch, r)
+			case <-timer.C:
+				break gather
+			case <-ctx.Done():
+				return
+			}
+		}
+		for _, r := range batch {
+			data = append(data, r.data)
+		}
+		for i, sum := range h.sumAll(data) {
+			batch[i].sum <- sum
+		}
+		batch, data = batch[:0], data[:0]
+	}
+}
+
+func (h *md5Hasher) sumInLane(data []byte) [md5.Size]byte {
 	lane := h.server.NewHash()
 	defer lane.Close()
 	lane.Write(data)

@@ -46,7 +46,9 @@ type testBuffer struct {
 	read  *url.URL
 }
 
-func newBuffer(t *testing.T) *testBuffer {
+func newBuffer(t *testing.T) *testBuffer { return newBufferB(t) }
+
+func newBufferB(t testing.TB) *testBuffer {
 	t.Helper()
 	b := unCreatedBuffer(t)
 	if _, err := b.admin.Create(context.Background(), nil); err != nil {
@@ -56,7 +58,7 @@ func newBuffer(t *testing.T) *testBuffer {
 }
 
 // unCreatedBuffer has valid URLs for a container that does not exist.
-func unCreatedBuffer(t *testing.T) *testBuffer {
+func unCreatedBuffer(t testing.TB) *testBuffer {
 	t.Helper()
 	id := make([]byte, 10)
 	rand.Read(id)
@@ -68,7 +70,7 @@ func unCreatedBuffer(t *testing.T) *testBuffer {
 	}
 }
 
-func sasURL(t *testing.T, c *container.Client, perm sas.ContainerPermissions, expiry time.Time) *url.URL {
+func sasURL(t testing.TB, c *container.Client, perm sas.ContainerPermissions, expiry time.Time) *url.URL {
 	t.Helper()
 	start := time.Now().Add(-time.Hour)
 	s, err := c.GetSASURL(perm, expiry, &container.GetSASURLOptions{StartTime: &start})

@@ -55,13 +55,22 @@ type fetched struct {
 	err        error
 }
 
+// Parallel downloads finish a few milliseconds apart; waiting this long for
+// company lets their MD5s share vector lanes, which roughly halves a read's CPU.
+// It adds at most this much latency to a blob, next to tens of ms of transfer.
+const (
+	readHashWait  = 15 * time.Millisecond
+	readHashBatch = 8
+)
+
 // reader holds the state shared by one Read's goroutines.
 type reader struct {
 	c        *containerClient
 	pool     *blockPool
 	hasher   *md5Hasher
-	complete atomic.Bool  // .bufferend says complete: a missing blob will never appear
-	final    atomic.Int64 // number of the terminal empty blob once seen, else -1
+	hashReqs chan hashRequest // nil: hash on the calling goroutine
+	complete atomic.Bool      // .bufferend says complete: a missing blob will never appear
+	final    atomic.Int64     // number of the terminal empty blob once seen, else -1
 }
 
 // Read streams the buffer behind src to w. It waits for data still being written,
@@ -92,6 +101,10 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil) // runs before wg.Wait: stop the helpers, then wait for them
+	if opts.DOP >= minSIMDLanes {
+		rd.hashReqs = make(chan hashRequest)
+		wg.Go(func() { rd.hasher.serveBatches(rctx, rd.hashReqs, readHashBatch, readHashWait) })
+	}
 	wg.Go(func() {
 		if err := rd.pollEnd(rctx); err != nil {
 			cancel(err)
@@ -366,12 +379,34 @@ func (rd *reader) readBody(ctx context.Context, name string, resp *response) (re
 		rd.release(res)
 		return nil, corruptf("blob %s has an invalid Content-MD5 header %q", name, headerMD5)
 	}
-	got := rd.hasher.sum(res.data)
+	got, err := rd.md5(ctx, res.data)
+	if err != nil {
+		rd.release(res)
+		return nil, err
+	}
 	if !bytes.Equal(got[:], want) {
 		rd.release(res)
 		return nil, fmt.Errorf("blob %s: %w", name, errMD5Mismatch)
 	}
 	return res, nil
+}
+
+func (rd *reader) md5(ctx context.Context, data []byte) ([md5.Size]byte, error) {
+	if rd.hashReqs == nil || len(data) < minSIMDBlob {
+		return md5.Sum(data), nil
+	}
+	sum := make(chan [md5.Size]byte, 1)
+	select {
+	case rd.hashReqs <- hashRequest{data: data, sum: sum}:
+	case <-ctx.Done():
+		return [md5.Size]byte{}, context.Cause(ctx)
+	}
+	select {
+	case s := <-sum:
+		return s, nil
+	case <-ctx.Done():
+		return [md5.Size]byte{}, context.Cause(ctx)
+	}
 }
 
 func (rd *reader) release(res *fetched) {

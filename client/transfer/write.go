@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,14 +51,13 @@ func (o WriteOptions) validate() (WriteOptions, error) {
 	return o, nil
 }
 
-// block is one data blob on its way to storage. Chain values pass from each block
-// to the next through prev/next, so hashing runs in order while uploads overlap.
+// block is one data blob on its way to storage.
 type block struct {
-	n    int64
-	buf  []byte // pooled backing array
-	data []byte // buf[:length]
-	prev <-chan string
-	next chan<- string
+	n          int64
+	buf        []byte // pooled backing array
+	data       []byte // buf[:length]
+	contentMD5 string
+	chain      string
 }
 
 // Write streams r into the buffer behind src as numbered, hash-chained blobs. It
@@ -129,43 +127,37 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 	}
 }
 
-// writeBlocks cuts r into blocks and uploads them with opts.DOP workers. It returns
-// the chain value of the last data blob.
+// writeBlocks cuts r into blocks, hashes them in batches and uploads them with
+// opts.DOP workers. It returns the chain value of the last data blob.
+//
+// Three stages: the producer fills pooled blocks from r; the hasher computes
+// their MD5s and, in block order, their chain values; the uploaders send them.
 func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts WriteOptions) (Stats, string, error) {
 	// The caller's ctx, plus the input's read error as a cancellation cause.
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	g, gctx := errgroup.WithContext(wctx)
 
-	// Blocks: dop with workers, one being filled, one handed over.
-	pool := newBlockPool(opts.DOP+2, int(opts.BlockSize))
-	hasher := newMD5Hasher(opts.DOP)
+	batch := hashBatch(opts)
+	// Blocks: dop uploading, a batch being gathered and hashed, one being filled.
+	pool := newBlockPool(opts.DOP+batch+1, int(opts.BlockSize))
+	hasher := newMD5Hasher(batch)
 	defer hasher.close()
 
-	blocks := make(chan block)
-	first := make(chan string, 1)
-	first <- InitialHashChain
-	var (
-		count int64
-		last  <-chan string = first
-		done  atomic.Int64
-	)
+	raw := make(chan block)
+	hashed := make(chan block)
+	var count int64
 	emit := func(buf []byte, n int) error {
-		next := make(chan string, 1)
-		b := block{n: count, buf: buf, data: buf[:n], prev: last, next: next}
 		select {
-		case blocks <- b:
+		case raw <- block{n: count, buf: buf, data: buf[:n]}:
+			count++
+			return nil
 		case <-gctx.Done():
 			return context.Cause(gctx)
 		}
-		count++
-		last = next
-		return nil
 	}
-	producerDone := make(chan struct{})
 	go func() {
-		defer close(producerDone)
-		defer close(blocks)
+		defer close(raw)
 		var err error
 		if opts.FlushInterval > 0 {
 			err = chunkWithInterval(gctx, r, pool, opts.FlushInterval, emit)
@@ -177,21 +169,32 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 		}
 	}()
 
-	var blobs atomic.Int64
+	var lastChain string
+	g.Go(func() error {
+		defer close(hashed)
+		var err error
+		lastChain, err = hashBlocks(gctx, raw, hashed, hasher, batch)
+		return err
+	})
+
+	var (
+		done  atomic.Int64
+		blobs atomic.Int64
+	)
 	for range opts.DOP {
 		g.Go(func() error {
 			for {
 				var b block
 				var ok bool
 				select {
-				case b, ok = <-blocks:
+				case b, ok = <-hashed:
 					if !ok {
 						return nil
 					}
 				case <-gctx.Done():
 					return context.Cause(gctx)
 				}
-				if err := uploadBlock(gctx, c, hasher, b); err != nil {
+				if err := putBlob(gctx, c, BlobPath(b.n), b.data, b.contentMD5, b.chain); err != nil {
 					return err
 				}
 				pool.put(b.buf)
@@ -204,29 +207,82 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 	stats := Stats{Bytes: done.Load(), Blobs: blobs.Load()}
 	if cause := context.Cause(wctx); cause != nil {
 		// The input failed or the caller cancelled: that is the root cause, and the
-		// workers' errors are just its consequence.
+		// other stages' errors are just its consequence.
 		return stats, "", cause
 	}
 	if werr != nil {
 		return stats, "", werr
 	}
-	// Workers ran dry, so the producer has closed blocks and is finishing.
-	<-producerDone
-	return stats, <-last, nil
+	return stats, lastChain, nil
 }
 
-func uploadBlock(ctx context.Context, c *containerClient, hasher *md5Hasher, b block) error {
-	sum := hasher.sum(b.data)
-	contentMD5 := base64.StdEncoding.EncodeToString(sum[:])
-	var prev string
-	select {
-	case prev = <-b.prev:
-	case <-ctx.Done():
-		return context.Cause(ctx)
+// Batched hashing. MD5 is most of a write's CPU, and one MD5 cannot be split
+// across cores or vector lanes; several blocks hashed side by side in md5-simd's
+// lanes cost little more than one. When storage is the bottleneck, blocks become
+// free (and are refilled) one at a time, so the hasher waits a little to gather a
+// batch; the pool holds a batch's worth of spare blocks, so uploaders find hashed
+// blocks ready meanwhile.
+const (
+	maxHashBatch  = 4
+	hashBatchWait = 100 * time.Millisecond
+)
+
+func hashBatch(opts WriteOptions) int {
+	if opts.DOP < 4 || opts.BlockSize < minSIMDBlob {
+		return 1
 	}
-	chain := NextHashChain(prev, contentMD5)
-	b.next <- chain
-	return putBlob(ctx, c, BlobPath(b.n), b.data, contentMD5, chain)
+	return maxHashBatch
+}
+
+// hashBlocks sets each block's Content-MD5 and chain value and passes it on in
+// order. It returns the chain value of the last block.
+func hashBlocks(ctx context.Context, in <-chan block, out chan<- block, hasher *md5Hasher, batch int) (string, error) {
+	chain := InitialHashChain
+	pending := make([]block, 0, batch)
+	timer := time.NewTimer(hashBatchWait)
+	defer timer.Stop()
+	for {
+		select {
+		case b, ok := <-in:
+			if !ok {
+				return chain, nil
+			}
+			pending = append(pending, b)
+		case <-ctx.Done():
+			return "", context.Cause(ctx)
+		}
+		ended := false
+		timer.Reset(hashBatchWait)
+	gather:
+		for len(pending) < batch {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					ended = true
+					break gather
+				}
+				pending = append(pending, b)
+			case <-timer.C:
+				break gather
+			case <-ctx.Done():
+				return "", context.Cause(ctx)
+			}
+		}
+		hasher.sumBlocks(pending)
+		for _, b := range pending {
+			chain = NextHashChain(chain, b.contentMD5)
+			b.chain = chain
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return "", context.Cause(ctx)
+			}
+		}
+		pending = pending[:0]
+		if ended {
+			return chain, nil
+		}
+	}
 }
 
 // putBlob creates one blob. A blob that already exists counts as written only if
