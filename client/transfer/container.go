@@ -109,7 +109,7 @@ func (c *containerClient) refresh(ctx context.Context, stale *url.URL) error {
 	}
 	fresh, err := c.src.Refresh(ctx, stale)
 	if err != nil {
-		c.refreshErr = fmt.Errorf("storage refused the access URL: %w", err)
+		c.refreshErr = fmt.Errorf("renewing the access URL: %w", err)
 		return c.refreshErr
 	}
 	c.current = fresh
@@ -129,13 +129,16 @@ func blobURL(base *url.URL, blob string) *url.URL {
 type response struct {
 	*http.Response
 	code string // x-ms-error-code
+	// resent is set when an earlier try of this request may have reached storage
+	// (it failed in transit or with a 5xx), so a PUT may have landed before.
+	resent bool
 }
 
 // do sends one blob request, retrying transient faults and renewing an expired
 // access URL. Any status it does not handle itself is returned for the caller to
 // interpret; non-2xx bodies are already read and closed.
 func (c *containerClient) do(ctx context.Context, method, blob string, body []byte, header http.Header) (*response, error) {
-	refreshed := false
+	refreshed, resent := false, false
 	for attempt := 0; ; attempt++ {
 		base, err := c.accessURL(ctx)
 		if err != nil {
@@ -168,18 +171,20 @@ func (c *containerClient) do(ctx context.Context, method, blob string, body []by
 				return nil, fmt.Errorf("%s %s: %w", method, blob, err)
 			}
 			c.logf("retrying %s %s after: %v", method, blob, err)
+			resent = true
 			if err := sleep(ctx, c.retry.wait(attempt, nil)); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		r := &response{Response: resp, code: resp.Header.Get("x-ms-error-code")}
+		r := &response{Response: resp, code: resp.Header.Get("x-ms-error-code"), resent: resent}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 && method == http.MethodGet {
 			return r, nil
 		}
 		msg := readErrorMessage(resp)
 		if retryableStatus(resp.StatusCode) && attempt+1 < c.retry.tries {
 			c.logf("retrying %s %s after status %d %s", method, blob, resp.StatusCode, r.code)
+			resent = true
 			if err := sleep(ctx, c.retry.wait(attempt, resp)); err != nil {
 				return nil, err
 			}
@@ -218,9 +223,9 @@ func readErrorMessage(resp *http.Response) string {
 	return strings.TrimSpace(msg)
 }
 
-func (r *response) statusError(op string) error {
+func (r *response) statusError() error {
 	msg, _ := io.ReadAll(r.Body)
-	return &statusError{op: op, status: r.StatusCode, code: r.code, message: string(msg)}
+	return &statusError{status: r.StatusCode, code: r.code, message: string(msg)}
 }
 
 func retryableStatus(status int) bool {
@@ -255,5 +260,5 @@ func StaticURL(u *url.URL) AccessSource { return staticURL{u: u} }
 func (s staticURL) URL(context.Context) (*url.URL, error) { return s.u, nil }
 
 func (s staticURL) Refresh(context.Context, *url.URL) (*url.URL, error) {
-	return nil, fmt.Errorf("a literal access URL cannot be renewed: %w", ErrAccessURLExpired)
+	return nil, fmt.Errorf("%w (a URL given literally cannot be renewed)", ErrAccessURLExpired)
 }

@@ -13,6 +13,7 @@ var (
 	ErrBufferFailed    = errors.New("the buffer is in a permanently failed state")
 	ErrBufferHasData   = errors.New("buffer cannot be overwritten: it already has data")
 	ErrWriteNotAllowed = errors.New("the access URL does not allow writing")
+	ErrReadNotAllowed  = errors.New("the access URL does not allow reading")
 	ErrBufferCorrupt   = errors.New("the buffer is corrupt")
 )
 
@@ -29,7 +30,6 @@ func corruptf(format string, args ...any) error {
 
 // statusError is a storage answer the engine has no specific handling for.
 type statusError struct {
-	op      string // e.g. "PUT 00/001"
 	status  int
 	code    string // x-ms-error-code
 	message string // first line of the XML <Message>, if any
@@ -37,7 +37,7 @@ type statusError struct {
 
 func (e *statusError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: storage answered %d", e.op, e.status)
+	fmt.Fprintf(&b, "storage answered %d", e.status)
 	if e.code != "" {
 		fmt.Fprintf(&b, " %s", e.code)
 	}

@@ -111,8 +111,16 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 		}
 	})
 
+	// A helper's failure cancels rctx; report that root cause, not the
+	// cancellation it caused elsewhere.
+	cause := func(err error) error {
+		if rctx.Err() != nil {
+			return context.Cause(rctx)
+		}
+		return err
+	}
 	if err := rd.readStart(rctx); err != nil {
-		return Stats{}, err
+		return Stats{}, cause(err)
 	}
 
 	// Workers claim blob numbers in order and queue their result slot in the same
@@ -166,7 +174,7 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 			return stats, context.Cause(rctx)
 		}
 		if res.err != nil {
-			return stats, res.err
+			return stats, cause(res.err)
 		}
 		name := BlobPath(res.n)
 		if !res.hasChain {
@@ -302,9 +310,11 @@ func (rd *reader) fetch(ctx context.Context, name string) (*fetched, error) {
 			return nil, ErrBufferNotFound
 		case resp.StatusCode == http.StatusNotFound:
 			return nil, nil
+		case resp.StatusCode == http.StatusForbidden && resp.code == "AuthorizationPermissionMismatch":
+			return nil, ErrReadNotAllowed
 		default:
 			resp.Body.Close()
-			return nil, fmt.Errorf("downloading blob %s: %w", name, resp.statusError("GET "+name))
+			return nil, fmt.Errorf("downloading blob %s: %w", name, resp.statusError())
 		}
 		res, err := rd.readBody(ctx, name, resp)
 		if err == nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -306,5 +307,62 @@ func TestExpiredLiteralURLFailsWithErrAccessURLExpired(t *testing.T) {
 	_, err = Read(context.Background(), StaticURL(expired), io.Discard, ReadOptions{})
 	if !errors.Is(err, ErrAccessURLExpired) {
 		t.Fatalf("read err = %v", err)
+	}
+}
+
+func TestConcurrentWritersCannotBothClaimABuffer(t *testing.T) {
+	for range 3 {
+		b := newBuffer(t)
+		inputs := [][]byte{genData(0, 300<<10), genData(7, 300<<10)}
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		done := make(chan struct{})
+		for i := range inputs {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				<-start
+				_, errs[i] = Write(context.Background(), StaticURL(b.write), bytes.NewReader(inputs[i]), WriteOptions{BlockSize: 64 << 10, DOP: 4})
+			}()
+		}
+		close(start)
+		<-done
+		<-done
+		winners := 0
+		var want []byte
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				winners++
+				want = inputs[i]
+			case !errors.Is(err, ErrBufferHasData):
+				t.Fatalf("writer %d: %v", i, err)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("%d writers succeeded (errors %v)", winners, errs)
+		}
+		if out, err := b.readAll(context.Background(), ReadOptions{}); err != nil || !bytes.Equal(out, want) {
+			t.Fatalf("read back %d bytes, %v; want the winner's data", len(out), err)
+		}
+	}
+}
+
+func TestRoundTripOf1GiB(t *testing.T) {
+	if os.Getenv("SPOOL_TEST_1GIB") == "" {
+		t.Skip("set SPOOL_TEST_1GIB=1 to move 1 GiB through Azurite (make bench measures the same path)")
+	}
+	b := newBuffer(t)
+	const size = 1 << 30
+	if _, err := Write(context.Background(), StaticURL(b.write), &genReader{size: size}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	if _, err := Read(context.Background(), StaticURL(b.read), h, ReadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.New()
+	io.Copy(want, &genReader{size: size})
+	if !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
+		t.Fatal("SHA-256 differs after the round trip")
 	}
 }

@@ -123,7 +123,7 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 		// A create-only URL may not read; the Put that follows decides.
 		return nil
 	default:
-		return resp.statusError("HEAD " + startBlobName)
+		return fmt.Errorf("checking %s: %w", startBlobName, resp.statusError())
 	}
 }
 
@@ -316,24 +316,26 @@ func putBlob(ctx context.Context, c *containerClient, name string, data []byte, 
 			resp.StatusCode == http.StatusConflict && resp.code == "BlobAlreadyExists":
 			// Azure and Azurite answer an overwrite under a create-only URL differently
 			// (platform notes); a read-only URL gets the same code as Azurite's.
-			return checkLanded(ctx, c, name, contentMD5, chain, resp.code)
+			return checkLanded(ctx, c, name, contentMD5, chain, resp.code, resp.resent)
 		default:
-			return fmt.Errorf("uploading blob %s: %w", name, resp.statusError("PUT "+name))
+			return fmt.Errorf("uploading blob %s: %w", name, resp.statusError())
 		}
 	}
 }
 
 // checkLanded decides, after storage refused a Put, whether the blob there is our
 // own earlier try (success), someone else's (overwrite refused), or absent (the
-// URL may not create blobs at all).
-func checkLanded(ctx context.Context, c *containerClient, name, contentMD5, chain, refusal string) error {
+// URL may not create blobs at all). Only a Put that was resent can have landed
+// before; without that, an identical blob (every .bufferstart is identical) is a
+// concurrent writer's, and taking it for ours would let two writers share a buffer.
+func checkLanded(ctx context.Context, c *containerClient, name, contentMD5, chain, refusal string, resent bool) error {
 	resp, err := c.do(ctx, http.MethodHead, name, nil, nil)
 	if err != nil {
 		return fmt.Errorf("checking existing blob %s: %w", name, err)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
-		if resp.Header.Get("Content-MD5") == contentMD5 && resp.Header.Get(HashChainHeader) == chain {
+		if resent && resp.Header.Get("Content-MD5") == contentMD5 && resp.Header.Get(HashChainHeader) == chain {
 			return nil
 		}
 		if name == startBlobName {
@@ -352,6 +354,6 @@ func checkLanded(ctx context.Context, c *containerClient, name, contentMD5, chai
 		if refusal == "AuthorizationPermissionMismatch" {
 			return ErrWriteNotAllowed
 		}
-		return fmt.Errorf("checking existing blob %s: %w", name, resp.statusError("HEAD "+name))
+		return fmt.Errorf("checking existing blob %s: %w", name, resp.statusError())
 	}
 }
