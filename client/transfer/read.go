@@ -93,7 +93,7 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 	defer cancel(nil)
 	// Downloads may run this far ahead of the blob being written to w; it is what
 	// bounds memory to about window blocks.
-	window := opts.DOP + 2
+	window := opts.DOP + 4
 	rd := &reader{c: c, pool: newBlockPool(window, 0), hasher: newMD5Hasher(opts.DOP)}
 	defer rd.hasher.close()
 	rd.final.Store(-1)

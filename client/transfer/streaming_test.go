@@ -306,3 +306,52 @@ func TestReadRetriesCorruptedDownloadAndFailsWhenItPersists(t *testing.T) {
 		t.Fatalf("%d unverified bytes reached the output", got.Len())
 	}
 }
+
+// busyTransport answers the first try of every request with 503 Server Busy and a
+// Retry-After of zero, as a throttled storage account would, then forwards.
+type busyTransport struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (b *busyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	b.mu.Lock()
+	key := req.Method + " " + req.URL.Path
+	first := !b.seen[key]
+	b.seen[key] = true
+	b.mu.Unlock()
+	if first {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return &http.Response{
+			StatusCode: http.StatusServiceUnavailable,
+			Header:     http.Header{"Retry-After": {"0"}, "X-Ms-Error-Code": {"ServerBusy"}},
+			Body:       io.NopCloser(strings.NewReader("")),
+			Request:    req,
+		}, nil
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestTransfersRideOutServerBusy(t *testing.T) {
+	b := newBuffer(t)
+	input := genData(0, 3<<10+3)
+	busy := &http.Client{Transport: &busyTransport{seen: map[string]bool{}}}
+	var warnings atomic.Int32
+	logf := func(string, ...any) { warnings.Add(1) }
+	if _, err := Write(context.Background(), StaticURL(b.write), bytes.NewReader(input), WriteOptions{BlockSize: 1 << 10, HTTPClient: busy, Logf: logf}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	busy = &http.Client{Transport: &busyTransport{seen: map[string]bool{}}}
+	if _, err := Read(context.Background(), StaticURL(b.read), &out, ReadOptions{HTTPClient: busy, Logf: logf}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), input) {
+		t.Fatal("data differs")
+	}
+	if warnings.Load() == 0 {
+		t.Fatal("retries were not reported through Logf")
+	}
+}
