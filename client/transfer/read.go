@@ -185,7 +185,7 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 			return stats, corruptf("hash chain mismatch at blob %s: the buffer is corrupt", name)
 		}
 		if len(res.data) == 0 {
-			return stats, nil
+			return stats, cause(rd.checkNotFailed(rctx))
 		}
 		if _, err := w.Write(res.data); err != nil {
 			return stats, fmt.Errorf("writing output: %w", err)
@@ -228,6 +228,28 @@ func (rd *reader) pollEnd(ctx context.Context) error {
 		rd.complete.Store(true)
 		return nil
 	}
+}
+
+// checkNotFailed looks once more at .bufferend when the reader reaches the end of
+// the data before the poller saw the writer finish. Our writer never writes the
+// terminal blob of a failed buffer, but some writers (Tyger, on an input error)
+// may, and then a failed marker already there must win over the empty blob.
+func (rd *reader) checkNotFailed(ctx context.Context) error {
+	if rd.complete.Load() {
+		return nil
+	}
+	res, err := rd.fetch(ctx, endBlobName)
+	if err != nil || res == nil {
+		// No marker yet: the terminal blob is the writer's word that data is complete.
+		return nil
+	}
+	var end struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(res.data, &end) == nil && end.Status == "failed" {
+		return ErrBufferFailed
+	}
+	return nil
 }
 
 // readStart waits for .bufferstart and checks the format version.

@@ -366,3 +366,16 @@ func TestRoundTripOf1GiB(t *testing.T) {
 		t.Fatal("SHA-256 differs after the round trip")
 	}
 }
+
+func TestReadOfFailedBufferWithTerminalBlobFails(t *testing.T) {
+	// What a writer with Tyger's input-error quirk may leave behind.
+	b := newBuffer(t)
+	upload(t, b, ".bufferstart", startBlobBody, "")
+	c0 := NextHashChain(InitialHashChain, ContentMD5([]byte("partial")))
+	upload(t, b, "00/000", []byte("partial"), c0)
+	upload(t, b, "00/001", nil, NextHashChain(c0, ContentMD5(nil)))
+	upload(t, b, ".bufferend", endBlobFailed, "")
+	if _, err := b.readAll(context.Background(), ReadOptions{}); !errors.Is(err, ErrBufferFailed) {
+		t.Fatalf("err = %v, want %v", err, ErrBufferFailed)
+	}
+}
