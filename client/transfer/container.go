@@ -29,7 +29,9 @@ type retryPolicy struct {
 	maxWait time.Duration
 }
 
-var defaultRetry = retryPolicy{tries: 7, minWait: 500 * time.Millisecond, maxWait: 30 * time.Second}
+// About two minutes of backoff: a throttled or briefly unavailable account
+// recovers within that, and a longer wait is better reported than hidden.
+var defaultRetry = retryPolicy{tries: 10, minWait: 500 * time.Millisecond, maxWait: 30 * time.Second}
 
 func (p retryPolicy) wait(attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
@@ -72,6 +74,8 @@ func newContainer(src AccessSource, client *http.Client, logf func(string, ...an
 		t.MaxIdleConns = 1000
 		t.MaxIdleConnsPerHost = 1000
 		t.ResponseHeaderTimeout = 60 * time.Second
+		// Blob bodies must arrive as stored: MD5s are over the raw bytes.
+		t.DisableCompression = true
 		client = &http.Client{Transport: t}
 		cleanup = t.CloseIdleConnections
 	}
