@@ -168,6 +168,17 @@ func (p *Proxy) SetRules(rules ...Rule) {
 	p.mu.Unlock()
 }
 
+// Rules returns the rules in force, as given.
+func (p *Proxy) Rules() []Rule {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rules := make([]Rule, len(p.rules))
+	for i, r := range p.rules {
+		rules[i] = r.Rule
+	}
+	return rules
+}
+
 // Injected is how many faults of kind k the proxy has injected.
 func (p *Proxy) Injected(k Kind) int {
 	p.mu.Lock()
@@ -313,10 +324,10 @@ func (p *Proxy) roundTrip(req *http.Request, body []byte) (*http.Response, error
 	out.RequestURI = ""
 	out.URL.Scheme, out.URL.Host = p.upstream.Scheme, p.upstream.Host
 	out.Host = p.upstream.Host
-	if body != nil {
+	if len(body) > 0 {
 		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.ContentLength = int64(len(body))
-	} else if req.ContentLength == 0 {
+	} else if body != nil || req.ContentLength == 0 {
 		// A zero-length PUT must stay a Content-Length: 0 request, not chunked.
 		out.Body = http.NoBody
 	}

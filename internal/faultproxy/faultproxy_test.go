@@ -297,3 +297,20 @@ func TestDataBlobMatchesTygerBlobPathsOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestFlipRequestBodyKeepsAnEmptyPutUnchunked(t *testing.T) {
+	var chunked bool
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunked = len(r.TransferEncoding) > 0 || r.ContentLength != 0
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer up.Close()
+	p := startProxy(t, up.URL, Rule{Kind: FlipRequestBody})
+	req, _ := http.NewRequest(http.MethodPut, p.URL+"/acct/c/00/001", nil)
+	req.ContentLength = 0
+	resp, err := noReuse.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated || chunked || p.Injected(FlipRequestBody) != 0 {
+		t.Fatalf("resp %v, err %v, chunked upstream %v, injected %d", resp, err, chunked, p.Injected(FlipRequestBody))
+	}
+	resp.Body.Close()
+}
