@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,11 +28,15 @@ type retryPolicy struct {
 	tries   int
 	minWait time.Duration
 	maxWait time.Duration
+	// stall fails an attempt whose body has not moved for this long, so a
+	// connection that went quiet is retried instead of hanging the transfer; the
+	// transport's own timeouts cover only the wait for response headers.
+	stall time.Duration
 }
 
 // About two minutes of backoff: a throttled or briefly unavailable account
 // recovers within that, and a longer wait is better reported than hidden.
-var defaultRetry = retryPolicy{tries: 10, minWait: 500 * time.Millisecond, maxWait: 30 * time.Second}
+var defaultRetry = retryPolicy{tries: 10, minWait: 500 * time.Millisecond, maxWait: 30 * time.Second, stall: 60 * time.Second}
 
 func (p retryPolicy) wait(attempt int, resp *http.Response) time.Duration {
 	if resp != nil {
@@ -149,14 +154,18 @@ func (c *containerClient) do(ctx context.Context, method, blob string, body []by
 			return nil, err
 		}
 		u := blobURL(base, blob)
-		req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+		attemptCtx, cancelAttempt := context.WithCancel(ctx)
+		watch := newStallWatch(c.retry.stall, cancelAttempt)
+		req, err := http.NewRequestWithContext(attemptCtx, method, u.String(), nil)
 		if err != nil {
+			watch.stop()
 			return nil, fmt.Errorf("%s %s: %w", method, blob, redactError(err, u))
 		}
 		if len(body) > 0 {
-			// bytes.Reader lets the transport write straight from the pooled block.
-			req.Body = io.NopCloser(bytes.NewReader(body))
-			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			req.Body = &watchedReader{r: bytes.NewReader(body), watch: watch}
+			req.GetBody = func() (io.ReadCloser, error) {
+				return &watchedReader{r: bytes.NewReader(body), watch: watch}, nil
+			}
 		}
 		req.ContentLength = int64(len(body))
 		for k, vs := range header {
@@ -167,8 +176,12 @@ func (c *containerClient) do(ctx context.Context, method, blob string, body []by
 
 		resp, err := c.client.Do(req)
 		if err != nil {
+			watch.stop()
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
+			}
+			if watch.stalled.Load() {
+				err = errStalled
 			}
 			err = redactError(err, u)
 			if !retryableTransportError(err) || attempt+1 >= c.retry.tries {
@@ -183,9 +196,11 @@ func (c *containerClient) do(ctx context.Context, method, blob string, body []by
 		}
 		r := &response{Response: resp, code: resp.Header.Get("x-ms-error-code"), resent: resent}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 && method == http.MethodGet {
+			resp.Body = &watchedReader{r: resp.Body, watch: watch, endsAttempt: true}
 			return r, nil
 		}
 		msg := readErrorMessage(resp)
+		watch.stop()
 		if retryableStatus(resp.StatusCode) && attempt+1 < c.retry.tries {
 			c.logf("retrying %s %s after status %d %s", method, blob, resp.StatusCode, r.code)
 			resent = true
@@ -209,6 +224,61 @@ func (c *containerClient) do(ctx context.Context, method, blob string, body []by
 		r.Body = io.NopCloser(strings.NewReader(msg))
 		return r, nil
 	}
+}
+
+var errStalled = errors.New("the connection stalled: no data moved for too long")
+
+// stallWatch cancels one request attempt when its body stops moving.
+type stallWatch struct {
+	timeout time.Duration
+	timer   *time.Timer
+	cancel  context.CancelFunc
+	stalled atomic.Bool
+}
+
+func newStallWatch(timeout time.Duration, cancel context.CancelFunc) *stallWatch {
+	w := &stallWatch{timeout: timeout, cancel: cancel}
+	w.timer = time.AfterFunc(timeout, func() {
+		w.stalled.Store(true)
+		cancel()
+	})
+	return w
+}
+
+func (w *stallWatch) progress() { w.timer.Reset(w.timeout) }
+
+func (w *stallWatch) stop() {
+	w.timer.Stop()
+	w.cancel()
+}
+
+// watchedReader is a request or response body that keeps its stallWatch fed.
+type watchedReader struct {
+	r     io.Reader
+	watch *stallWatch
+	// endsAttempt is set on a response body: closing it ends the attempt. The
+	// transport closes a request body as soon as it is sent, long before the
+	// response, so that must not end anything.
+	endsAttempt bool
+}
+
+func (b *watchedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.watch.progress()
+	}
+	if err != nil && err != io.EOF && b.watch.stalled.Load() {
+		err = errStalled
+	}
+	return n, err
+}
+
+func (b *watchedReader) Close() error {
+	if !b.endsAttempt {
+		return nil
+	}
+	b.watch.stop()
+	return b.r.(io.Closer).Close()
 }
 
 // readErrorMessage drains and closes a non-GET or error body, keeping the storage

@@ -355,3 +355,62 @@ func TestTransfersRideOutServerBusy(t *testing.T) {
 		t.Fatal("retries were not reported through Logf")
 	}
 }
+
+// stallingTransport forwards requests, but the first response body of each data
+// blob delivers a few bytes and then goes quiet until the request is abandoned.
+type stallingTransport struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (s *stallingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || !isDataBlob(req) || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	s.mu.Lock()
+	first := !s.seen[req.URL.Path]
+	s.seen[req.URL.Path] = true
+	s.mu.Unlock()
+	if first {
+		resp.Body = &stallingBody{ReadCloser: resp.Body, ctx: req.Context(), left: 10}
+	}
+	return resp, nil
+}
+
+type stallingBody struct {
+	io.ReadCloser
+	ctx  context.Context
+	left int
+}
+
+func (b *stallingBody) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		<-b.ctx.Done()
+		return 0, b.ctx.Err()
+	}
+	p = p[:min(len(p), b.left)]
+	n, err := b.ReadCloser.Read(p)
+	b.left -= n
+	return n, err
+}
+
+func TestStalledDownloadIsAbandonedAndRetried(t *testing.T) {
+	b := fiveBlobBuffer(t)
+	c, cleanup := newContainer(StaticURL(b.read), &http.Client{Transport: &stallingTransport{seen: map[string]bool{}}}, t.Logf)
+	defer cleanup()
+	c.retry.stall = 200 * time.Millisecond
+	c.retry.minWait = time.Millisecond
+	rd := &reader{c: c, pool: newBlockPool(2, 0), hasher: newMD5Hasher(1)}
+	start := time.Now()
+	res, err := rd.fetch(context.Background(), "00/001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.data, genData(1<<10, 1<<10)) {
+		t.Fatal("retried download returned other bytes")
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Fatalf("took %v to get past a stall of 200ms", elapsed)
+	}
+}
