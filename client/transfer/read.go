@@ -26,6 +26,8 @@ const (
 	// maxMetadataSize caps what a reader accepts as .bufferstart or .bufferend,
 	// which are a few dozen bytes of JSON.
 	maxMetadataSize = 64 << 10
+	// maxBlobSize is Azure's limit for one Put Blob; no writer makes bigger blobs.
+	maxBlobSize = 5000 << 20
 )
 
 // blobWait is how long a reader sleeps before asking again for a blob that does
@@ -67,6 +69,7 @@ const (
 type reader struct {
 	c        *containerClient
 	pool     *blockPool
+	budget   *byteBudget
 	hasher   *md5Hasher
 	hashReqs chan hashRequest // nil: hash on the calling goroutine
 	complete atomic.Bool      // .bufferend says complete: a missing blob will never appear
@@ -94,7 +97,9 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 	// Downloads may run this far ahead of the blob being written to w; it is what
 	// bounds memory to about window blocks.
 	window := opts.DOP + 4
-	rd := &reader{c: c, pool: newBlockPool(window, 0), hasher: newMD5Hasher(opts.DOP)}
+	budget, stopBudget := newByteBudget(rctx, int64(window)*DefaultBlockSize)
+	defer stopBudget()
+	rd := &reader{c: c, pool: newBlockPool(window, 0), budget: budget, hasher: newMD5Hasher(opts.DOP)}
 	defer rd.hasher.close()
 	rd.final.Store(-1)
 
@@ -194,7 +199,8 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 		stats.Bytes += int64(len(res.data))
 		stats.Blobs++
 		opts.Progress(stats.Bytes)
-		rd.pool.put(res.buf)
+		rd.budget.advance(res.n + 1)
+		rd.release(&res)
 		<-tokens
 	}
 }
@@ -203,7 +209,7 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 // blobs count as missing, failed ends the read.
 func (rd *reader) pollEnd(ctx context.Context) error {
 	for {
-		res, err := rd.fetch(ctx, endBlobName)
+		res, err := rd.fetch(ctx, endBlobName, -1)
 		switch {
 		case err != nil:
 			return err
@@ -238,7 +244,7 @@ func (rd *reader) checkNotFailed(ctx context.Context) error {
 	if rd.complete.Load() {
 		return nil
 	}
-	res, err := rd.fetch(ctx, endBlobName)
+	res, err := rd.fetch(ctx, endBlobName, -1)
 	if err != nil || res == nil {
 		// No marker yet: the terminal blob is the writer's word that data is complete.
 		return nil
@@ -256,7 +262,7 @@ func (rd *reader) checkNotFailed(ctx context.Context) error {
 func (rd *reader) readStart(ctx context.Context) error {
 	for tries := 0; ; tries++ {
 		complete := rd.complete.Load()
-		res, err := rd.fetch(ctx, startBlobName)
+		res, err := rd.fetch(ctx, startBlobName, -1)
 		if err != nil {
 			return err
 		}
@@ -290,7 +296,7 @@ func (rd *reader) fetchData(ctx context.Context, n int64) fetched {
 		// Read before the request: if the writer had finished before we asked, a
 		// 404 means the blob will never exist.
 		complete := rd.complete.Load()
-		res, err := rd.fetch(ctx, name)
+		res, err := rd.fetch(ctx, name, n)
 		if err != nil {
 			return fetched{n: n, err: err}
 		}
@@ -319,7 +325,8 @@ func (rd *reader) fetchData(ctx context.Context, n int64) fetched {
 // fetch GETs one blob and checks its body against Content-MD5, retrying broken or
 // corrupted transfers. A nil result with no error means the blob does not exist
 // (yet).
-func (rd *reader) fetch(ctx context.Context, name string) (*fetched, error) {
+// n is the data blob's number, or -1 for a metadata blob.
+func (rd *reader) fetch(ctx context.Context, name string, n int64) (*fetched, error) {
 	mismatches := 0
 	for tries := 0; ; tries++ {
 		resp, err := rd.c.do(ctx, http.MethodGet, name, nil, nil)
@@ -338,7 +345,7 @@ func (rd *reader) fetch(ctx context.Context, name string) (*fetched, error) {
 			resp.Body.Close()
 			return nil, fmt.Errorf("downloading blob %s: %w", name, resp.statusError())
 		}
-		res, err := rd.readBody(ctx, name, resp)
+		res, err := rd.readBody(ctx, name, n, resp)
 		if err == nil {
 			return res, nil
 		}
@@ -363,7 +370,7 @@ func (rd *reader) fetch(ctx context.Context, name string) (*fetched, error) {
 
 var errMD5Mismatch = errors.New("MD5 mismatch")
 
-func (rd *reader) readBody(ctx context.Context, name string, resp *response) (res *fetched, err error) {
+func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *response) (res *fetched, err error) {
 	defer resp.Body.Close()
 	size := resp.ContentLength
 	if size < 0 {
@@ -375,21 +382,31 @@ func (rd *reader) readBody(ctx context.Context, name string, resp *response) (re
 	if res.hasChain {
 		res.chain = chain[0]
 	}
-	isMetadata := name == startBlobName || name == endBlobName
+	isMetadata := n < 0
 	if isMetadata && size > maxMetadataSize {
 		return nil, corruptf("blob %s is %d bytes, too big for a metadata blob", name, size)
+	}
+	if size > maxBlobSize {
+		return nil, corruptf("blob %s is %d bytes, more than Blob Storage accepts in one Put", name, size)
 	}
 	if size > 0 {
 		var buf []byte
 		if isMetadata {
 			// Small, and kept by the caller: not from the pool, which bounds data blobs.
 			buf = make([]byte, size)
-		} else if buf, err = rd.pool.get(ctx, int(size)); err != nil {
-			return nil, err
+		} else {
+			if err := rd.budget.acquire(ctx, n, size); err != nil {
+				return nil, err
+			}
+			if buf, err = rd.pool.get(ctx, int(size)); err != nil {
+				rd.budget.release(size)
+				return nil, err
+			}
 		}
 		if _, err := io.ReadFull(resp.Body, buf[:size]); err != nil {
 			if !isMetadata {
 				rd.pool.put(buf)
+				rd.budget.release(size)
 			}
 			return nil, fmt.Errorf("downloading blob %s: %w", name, err)
 		}
@@ -441,8 +458,61 @@ func (rd *reader) md5(ctx context.Context, data []byte) ([md5.Size]byte, error) 
 	}
 }
 
+// release returns a data blob's buffer and its share of the byte budget.
 func (rd *reader) release(res *fetched) {
 	if res.buf != nil {
 		rd.pool.put(res.buf)
+		rd.budget.release(int64(len(res.data)))
 	}
+}
+
+// byteBudget bounds the bytes of downloaded, not yet consumed blobs, whatever
+// size the writer chose for its blobs. The blob the consumer needs next is
+// always admitted, so blobs bigger than the budget slow a read down (to about
+// one blob at a time) instead of deadlocking it.
+type byteBudget struct {
+	mu    sync.Mutex
+	cond  sync.Cond
+	limit int64
+	held  int64
+	next  int64 // the blob number the consumer waits for
+}
+
+func newByteBudget(ctx context.Context, limit int64) (*byteBudget, func() bool) {
+	b := &byteBudget{limit: limit}
+	b.cond.L = &b.mu
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.cond.Broadcast()
+	})
+	return b, stop
+}
+
+func (b *byteBudget) acquire(ctx context.Context, n, size int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.held+size > b.limit && n != b.next {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		b.cond.Wait()
+	}
+	b.held += size
+	return nil
+}
+
+func (b *byteBudget) release(size int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held -= size
+	b.cond.Broadcast()
+}
+
+// advance records that the consumer now waits for blob next.
+func (b *byteBudget) advance(next int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next = next
+	b.cond.Broadcast()
 }

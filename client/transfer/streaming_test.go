@@ -401,9 +401,11 @@ func TestStalledDownloadIsAbandonedAndRetried(t *testing.T) {
 	defer cleanup()
 	c.retry.stall = 200 * time.Millisecond
 	c.retry.minWait = time.Millisecond
-	rd := &reader{c: c, pool: newBlockPool(2, 0), hasher: newMD5Hasher(1)}
+	budget, stop := newByteBudget(context.Background(), 8<<20)
+	defer stop()
+	rd := &reader{c: c, pool: newBlockPool(2, 0), budget: budget, hasher: newMD5Hasher(1)}
 	start := time.Now()
-	res, err := rd.fetch(context.Background(), "00/001")
+	res, err := rd.fetch(context.Background(), "00/001", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
