@@ -1,6 +1,8 @@
 package tablestore
 
 import (
+	"time"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
@@ -15,3 +17,14 @@ var (
 
 func (s *Store) OrderTable() *aztables.Client { return s.order }
 func (s *Store) TagTable() *aztables.Client   { return s.tags }
+
+// StoreWithoutTables builds a Store over svc without creating its tables, so tests
+// can point one at an endpoint where nothing listens.
+func StoreWithoutTables(svc *aztables.ServiceClient, prefix string) *Store {
+	return &Store{
+		records: svc.NewClient(prefix + "buffers"),
+		order:   svc.NewClient(prefix + "bufferorder"),
+		tags:    svc.NewClient(prefix + "buffertags"),
+		now:     time.Now,
+	}
+}

@@ -3,11 +3,16 @@ package tablestore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"spool/internal/azurite"
 	"spool/internal/model"
 	"spool/tablestore"
 )
@@ -212,16 +217,61 @@ func TestOpenIsIdempotent(t *testing.T) {
 	newStore(t, tablestore.Options{TablePrefix: "twice"})
 }
 
-func TestStorageFaultsAreUnavailable(t *testing.T) {
-	// A port nobody listens on: connection refused.
-	svc, err := tablestore.ServiceClientFromConnectionString("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:1/devstoreaccount1;")
+// deadService is a table endpoint on a loopback port where nothing listens.
+func deadService(t *testing.T) *aztables.ServiceClient {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err = tablestore.Open(ctx, svc, tablestore.Options{})
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	svc, err := tablestore.ServiceClientFromConnectionString(fmt.Sprintf(
+		"DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;TableEndpoint=http://127.0.0.1:%d/%s;",
+		azurite.AccountName, azurite.AccountKey, port, azurite.AccountName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+func TestStorageFaultsAreUnavailable(t *testing.T) {
+	svc := deadService(t)
+	// The SDK retries a refused connection for seconds; a short deadline stands in
+	// for the caller's patience, and the timeout is a fault like any other.
+	short := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 300*time.Millisecond)
+	}
+	ctx, cancel := short()
+	_, err := tablestore.Open(ctx, svc, tablestore.Options{})
+	cancel()
 	if !errors.Is(err, model.ErrUnavailable) {
-		t.Fatalf("%v, want ErrUnavailable", err)
+		t.Fatalf("Open: %v, want ErrUnavailable", err)
+	}
+	s := tablestore.StoreWithoutTables(svc, "dead")
+	ops := map[string]func(context.Context) error{
+		"Insert": func(ctx context.Context) error {
+			_, err := s.Insert(ctx, model.Buffer{ID: newID(), CreatedAt: base})
+			return err
+		},
+		"Get": func(ctx context.Context) error { _, err := s.Get(ctx, newID()); return err },
+		"Update": func(ctx context.Context) error {
+			_, err := s.Update(ctx, newID(), model.BufferUpdate{}, "")
+			return err
+		},
+		"List": func(ctx context.Context) error { _, err := s.List(ctx, model.ListQuery{Limit: 5}); return err },
+		"Count": func(ctx context.Context) error {
+			_, err := s.Count(ctx, model.Filter{Tags: map[string]string{"a": "b"}})
+			return err
+		},
+		"Delete": func(ctx context.Context) error { return s.Delete(ctx, newID()) },
+	}
+	for name, op := range ops {
+		ctx, cancel := short()
+		err := op(ctx)
+		cancel()
+		if !errors.Is(err, model.ErrUnavailable) {
+			t.Errorf("%s: %v, want ErrUnavailable", name, err)
+		}
 	}
 }
