@@ -109,8 +109,8 @@ type record struct {
 // which property names cannot. A string property holds at most 64 KiB, so long tag
 // sets continue in Tags1, Tags2, ...
 const (
-	tagsChunkBytes = 16 << 10 // ≤ 32 KiB in UTF-16 whatever the text
-	maxTagsChunks  = 32       // keeps the entity far below 1 MiB and 252 properties
+	tagsChunkBytes = 16 << 10 // ≤ 16 Ki UTF-16 units (32 KiB) whatever the text
+	maxTagsChunks  = 24       // ≤ 768 KiB of strings: below the 1 MiB entity limit
 )
 
 func recordEntity(b model.Buffer) ([]byte, error) {
