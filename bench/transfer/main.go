@@ -1,7 +1,17 @@
 // Command transfer benchmarks the spool CLI's buffer write and read against plain
 // parallel Put Blob / Get Blob through the Azure SDK, both against the same
 // disk-backed Azurite, and prints throughput, client CPU and peak memory next to
-// the project's goals. `make bench` runs it.
+// the project's goals. `make bench` runs it:
+//
+//	go run ./bench/transfer -spool ./bin/spool [-size BYTES] [-dir DIR]
+//
+// The CLI runs as a child process, so its CPU (user+sys) and peak RSS come from
+// the kernel's accounting of that process alone. -inprocess calls the transfer
+// package directly instead (with -cpuprofile to see where its CPU goes).
+//
+// Azurite is single-threaded and usually the bottleneck; on a small machine the
+// client's own CPU competes with it, so throughput ratios depend on the load
+// other processes put on the machine. Run it on a quiet machine.
 package main
 
 import (
