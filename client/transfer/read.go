@@ -16,6 +16,7 @@ import (
 )
 
 const (
+	// DefaultReadDOP is Tyger's default number of parallel downloads.
 	DefaultReadDOP = 32
 	// endPollInterval is how often a reader looks for .bufferend while data is
 	// still arriving. Tyger polls every 5 s; one small GET a second costs nothing
@@ -323,9 +324,8 @@ func (rd *reader) fetchData(ctx context.Context, n int64) fetched {
 }
 
 // fetch GETs one blob and checks its body against Content-MD5, retrying broken or
-// corrupted transfers. A nil result with no error means the blob does not exist
-// (yet).
-// n is the data blob's number, or -1 for a metadata blob.
+// corrupted transfers. n is the data blob's number, or -1 for a metadata blob. A
+// nil result with no error means the blob does not exist (yet).
 func (rd *reader) fetch(ctx context.Context, name string, n int64) (*fetched, error) {
 	mismatches := 0
 	for tries := 0; ; tries++ {

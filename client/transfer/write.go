@@ -13,8 +13,8 @@ import (
 
 // Defaults from Tyger's writer.
 const (
-	DefaultWriteDOP  = 16
-	DefaultBlockSize = 4 << 20
+	DefaultWriteDOP  = 16      // parallel uploads
+	DefaultBlockSize = 4 << 20 // bytes per data blob
 	// endMarkerTimeout bounds writing the failed marker after the caller gave up.
 	endMarkerTimeout = 3 * time.Second
 	md5MismatchTries = 6
