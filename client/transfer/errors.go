@@ -19,13 +19,22 @@ var (
 
 // corruptionError describes what exactly is wrong with a stored buffer while still
 // matching errors.Is(err, ErrBufferCorrupt).
-type corruptionError struct{ msg string }
+type corruptionError struct {
+	msg string
+	// suspect marks damage a download may have suffered in transit (a header or
+	// bytes lost), worth fetching again before calling the buffer corrupt.
+	suspect bool
+}
 
 func (e *corruptionError) Error() string        { return e.msg }
 func (e *corruptionError) Is(target error) bool { return target == ErrBufferCorrupt }
 
 func corruptf(format string, args ...any) error {
 	return &corruptionError{msg: fmt.Sprintf(format, args...)}
+}
+
+func suspectf(format string, args ...any) error {
+	return &corruptionError{msg: fmt.Sprintf(format, args...), suspect: true}
 }
 
 // statusError is a storage answer the engine has no specific handling for.

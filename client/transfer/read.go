@@ -183,9 +183,6 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 			return stats, cause(res.err)
 		}
 		name := BlobPath(res.n)
-		if !res.hasChain {
-			return stats, corruptf("blob %s has no hash chain header", name)
-		}
 		chain := NextHashChain(prev, res.contentMD5)
 		if chain != res.chain {
 			return stats, corruptf("hash chain mismatch at blob %s: the buffer is corrupt", name)
@@ -327,7 +324,7 @@ func (rd *reader) fetchData(ctx context.Context, n int64) fetched {
 // corrupted transfers. n is the data blob's number, or -1 for a metadata blob. A
 // nil result with no error means the blob does not exist (yet).
 func (rd *reader) fetch(ctx context.Context, name string, n int64) (*fetched, error) {
-	mismatches := 0
+	suspects := 0
 	for tries := 0; ; tries++ {
 		resp, err := rd.c.do(ctx, http.MethodGet, name, nil, nil)
 		if err != nil {
@@ -349,16 +346,22 @@ func (rd *reader) fetch(ctx context.Context, name string, n int64) (*fetched, er
 		if err == nil {
 			return res, nil
 		}
-		if errors.Is(err, errMD5Mismatch) {
-			mismatches++
-			if mismatches >= md5MismatchTries {
-				return nil, fmt.Errorf("blob %s failed its MD5 check %d times: it is corrupted in storage or in transit", name, mismatches)
-			}
-			rd.c.logf("retrying blob %s: %v", name, err)
-			continue
-		}
 		var ce *corruptionError
-		if errors.As(err, &ce) || ctx.Err() != nil || tries+1 >= bodyReadTries {
+		isCorrupt := errors.As(err, &ce)
+		if errors.Is(err, errMD5Mismatch) || (isCorrupt && ce.suspect) {
+			// Bytes or headers damaged on the way (a proxy, a bad NIC) look the same
+			// as damage in storage; only a repeat tells them apart.
+			suspects++
+			if suspects < md5MismatchTries {
+				rd.c.logf("retrying blob %s: %v", name, err)
+				continue
+			}
+			if isCorrupt {
+				return nil, err
+			}
+			return nil, fmt.Errorf("blob %s failed its MD5 check %d times: it is corrupted in storage or in transit", name, suspects)
+		}
+		if isCorrupt || ctx.Err() != nil || tries+1 >= bodyReadTries {
 			return nil, err
 		}
 		rd.c.logf("retrying blob %s: %v", name, err)
@@ -415,18 +418,22 @@ func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *resp
 			res.buf = buf
 		}
 	}
+	if !isMetadata && !res.hasChain {
+		rd.release(res)
+		return nil, suspectf("blob %s has no hash chain header", name)
+	}
 	if headerMD5 == "" {
 		// Data blobs need it: the hash chain is computed over it.
 		if !isMetadata {
 			rd.release(res)
-			return nil, corruptf("blob %s has no Content-MD5 header", name)
+			return nil, suspectf("blob %s has no Content-MD5 header", name)
 		}
 		return res, nil
 	}
 	want, err := base64.StdEncoding.DecodeString(headerMD5)
 	if err != nil || len(want) != md5.Size {
 		rd.release(res)
-		return nil, corruptf("blob %s has an invalid Content-MD5 header %q", name, headerMD5)
+		return nil, suspectf("blob %s has an invalid Content-MD5 header %q", name, headerMD5)
 	}
 	got, err := rd.md5(ctx, res.data)
 	if err != nil {

@@ -416,3 +416,68 @@ func TestStalledDownloadIsAbandonedAndRetried(t *testing.T) {
 		t.Fatalf("took %v to get past a stall of 200ms", elapsed)
 	}
 }
+
+// strippingTransport drops the integrity headers from the first response of each
+// data blob, as a misbehaving proxy might.
+type strippingTransport struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (s *strippingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || !isDataBlob(req) {
+		return resp, err
+	}
+	s.mu.Lock()
+	first := !s.seen[req.URL.Path]
+	s.seen[req.URL.Path] = true
+	s.mu.Unlock()
+	if first {
+		resp.Header.Del("Content-MD5")
+		resp.Header.Del(HashChainHeader)
+	}
+	return resp, nil
+}
+
+func TestReadRefetchesBlobWhoseIntegrityHeadersWentMissing(t *testing.T) {
+	b := fiveBlobBuffer(t)
+	client := &http.Client{Transport: &strippingTransport{seen: map[string]bool{}}}
+	var out bytes.Buffer
+	if _, err := Read(context.Background(), StaticURL(b.read), &out, ReadOptions{HTTPClient: client}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), genData(0, 5<<10)) {
+		t.Fatal("data differs")
+	}
+}
+
+// damagingTransport loses the Content-MD5 header of one data blob's PUT and flips
+// a byte of its body, so storage cannot notice the damage by itself.
+type damagingTransport struct {
+	path string
+}
+
+func (d damagingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, d.path) && req.ContentLength > 0 {
+		body, _ := io.ReadAll(req.Body)
+		body[0] ^= 0xFF
+		req = req.Clone(req.Context())
+		req.Header.Del("Content-MD5")
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = nil
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestWriteFailsWhenStorageStoredOtherBytesThanSent(t *testing.T) {
+	b := newBuffer(t)
+	client := &http.Client{Transport: damagingTransport{path: "/00/001"}}
+	_, err := Write(context.Background(), StaticURL(b.write), bytes.NewReader(genData(0, 3<<10)), WriteOptions{BlockSize: 1 << 10, HTTPClient: client})
+	if err == nil || !strings.Contains(err.Error(), "damaged on the way to storage") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := b.readAll(context.Background(), ReadOptions{}); err == nil {
+		t.Fatal("the damaged buffer reads back without error")
+	}
+}

@@ -302,6 +302,12 @@ func putBlob(ctx context.Context, c *containerClient, name string, data []byte, 
 		}
 		switch {
 		case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
+			// Storage echoes the MD5 of what it stored. It can differ from ours only if
+			// our Content-MD5 header was lost on the way and the body damaged; the
+			// blob cannot be replaced, so the buffer must not be completed.
+			if stored := resp.Header.Get("Content-MD5"); stored != "" && stored != contentMD5 {
+				return fmt.Errorf("blob %s was stored with MD5 %s instead of %s: the data was damaged on the way to storage", name, stored, contentMD5)
+			}
 			return nil
 		case resp.StatusCode == http.StatusBadRequest && resp.code == "Md5Mismatch":
 			if try < md5MismatchTries {
