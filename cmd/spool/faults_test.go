@@ -44,10 +44,20 @@ func faultSize() (size int64, blockFlag string) {
 	return 24 << 20, "256K"
 }
 
-// startHandler serves the real handler over az's tables and the given blob
-// endpoint (Azurite's, or a proxy in front of it), with clock now for SAS times.
-// It returns the API root.
-func startHandler(t *testing.T, az *azurite.Instance, blobEndpoint string, now func() time.Time) string {
+// handlerSetup says how a test's own handler reaches storage.
+type handlerSetup struct {
+	// BlobEndpoint is Azurite's, or a proxy in front of it; the SAS URLs the
+	// handler signs name it.
+	BlobEndpoint string
+	// Now is the clock for SAS times; nil means time.Now.
+	Now func() time.Time
+	// Wrap, when set, wraps the handler (to watch its requests).
+	Wrap func(http.Handler) http.Handler
+}
+
+// startHandler serves the real handler over az's tables and the blob endpoint
+// setup names. It returns the API root.
+func startHandler(t *testing.T, az *azurite.Instance, setup handlerSetup) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -60,10 +70,10 @@ func startHandler(t *testing.T, az *azurite.Instance, blobEndpoint string, now f
 		t.Fatalf("opening the table store: %v", err)
 	}
 	containers, err := handler.NewBlobContainers(handler.BlobOptions{
-		Endpoint:    blobEndpoint,
+		Endpoint:    setup.BlobEndpoint,
 		AccountName: azurite.AccountName,
 		AccountKey:  azurite.AccountKey,
-		Now:         now,
+		Now:         setup.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +81,9 @@ func startHandler(t *testing.T, az *azurite.Instance, blobEndpoint string, now f
 	h, err := handler.New(handler.Options{Store: store, Containers: containers, Location: "local"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup.Wrap != nil {
+		h = setup.Wrap(h)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -87,7 +100,7 @@ func faultStack(t *testing.T) *faultproxy.Proxy {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	t.Setenv("SPOOL_SERVER_URL", startHandler(t, stack.azurite, p.URL+"/"+azurite.AccountName, nil))
+	t.Setenv("SPOOL_SERVER_URL", startHandler(t, stack.azurite, handlerSetup{BlobEndpoint: p.URL + "/" + azurite.AccountName}))
 	return p
 }
 

@@ -115,7 +115,7 @@ func TestFaultsAzuriteKilledAndRestartedMidTransferResumesOrFailsCleanly(t *test
 		t.Fatal(err)
 	}
 	t.Cleanup(az.Stop)
-	t.Setenv("SPOOL_SERVER_URL", startHandler(t, az, az.BlobEndpoint, nil))
+	t.Setenv("SPOOL_SERVER_URL", startHandler(t, az, handlerSetup{BlobEndpoint: az.BlobEndpoint}))
 	size, block := faultSize()
 	data := generated(t, size)
 	downtime := 500 * time.Millisecond
