@@ -27,7 +27,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -144,6 +146,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 
+	loadBefore := loadAverage()
 	fmt.Println("baseline write (azblob Put Blob, dop 16)...")
 	baseWrite, err := baselineWrite(ctx, baseBuf, input, md5s)
 	if err != nil {
@@ -177,7 +180,21 @@ func run(ctx context.Context, cfg config) error {
 	}
 
 	report(cfg, spoolWrite, baseWrite, spoolRead, baseRead)
+	fmt.Printf("machine: %d CPUs; 1-minute load average %s before the runs, %s after (Azurite and other work share these CPUs)\n",
+		runtime.NumCPU(), loadBefore, loadAverage())
 	return nil
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return "unknown"
+	}
+	return fields[0]
 }
 
 func sasURL(c *container.Client, perm sas.ContainerPermissions) (*url.URL, error) {
