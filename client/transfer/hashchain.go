@@ -34,12 +34,14 @@ func ContentMD5(data []byte) string {
 }
 
 // minSIMDBlob is the size below which a lane of md5-simd is not worth its
-// hand-off cost; such blobs are hashed with crypto/md5 on the calling goroutine.
+// hand-off cost; such blobs are hashed with crypto/md5.
 const minSIMDBlob = 256 << 10
 
-// md5Hasher hashes many blobs at once. MD5 dominates the engine's CPU time, and
-// md5-simd runs up to 16 independent hashes side by side in one core's vector
-// lanes, which suits dop workers each holding a block.
+// md5Hasher hashes batches of blobs. MD5 dominates the engine's CPU time, and
+// one MD5 runs at one core's scalar speed; md5-simd runs up to 16 independent
+// hashes side by side in vector lanes (AVX2/AVX-512), so a batch of 4 costs
+// about as much CPU as 2.5 hashed alone, and a batch of 8 as 3 (see
+// BenchmarkMD5BatchOf*). Without those CPU features it falls back to crypto/md5.
 type md5Hasher struct {
 	server md5simd.Server // nil: crypto/md5 only
 }
