@@ -77,9 +77,11 @@ fuzz:
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1; \
 	done
 
-# Long variants of the reliability tests (more rounds, more racing writers).
+# Long variants of the reliability tests (more rounds, more racing writers; data-plane
+# faults at 256 MiB, stalls past the engine's 60 s limits, real 30 s access URLs).
 soak: deps
 	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Concurrent|Racing|Fault|Soak' ./handler/
+	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run '^TestFaults' ./cmd/spool/
 
 clean:
 	rm -rf bin stage dist .run

@@ -111,7 +111,7 @@ func TestFaultsAccessURLExpiringMidTransferIsRenewedFromAnIDOrAFileButNotALitera
 	// Every transfer below lasts about 1.5 URL lifetimes, paced in 32 steps.
 	size := int64(8 << 20)
 	if soak() {
-		size = 256 << 20
+		size = 64 << 20
 	}
 	data := generated(t, size)
 	span := lifetime * 3 / 2
@@ -142,7 +142,7 @@ func TestFaultsAccessURLExpiringMidTransferIsRenewedFromAnIDOrAFileButNotALitera
 		Fault:   fmt.Sprintf("access URL (from a buffer ID) expires every %s during a %s write and read (%d MiB)", lifetime, span, len(data)>>20),
 		Tries:   int(writeRenewals + readRenewals),
 		Bytes:   2 * int64(len(data)),
-		Outcome: fmt.Sprintf("renewed from the handler %d times (write) and %d times (read); SHA-256 identical", writeRenewals, readRenewals),
+		Outcome: fmt.Sprintf("renewed from the handler %d× (write) and %d× (read); SHA-256 identical", writeRenewals, readRenewals),
 	})
 
 	// The same transfers from a URL file that someone keeps fresh (the CLI reads

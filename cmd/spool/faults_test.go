@@ -201,9 +201,14 @@ func TestFaultsEachClassEndsInTheExactBytesOrAClearFailure(t *testing.T) {
 	p := faultStack(t)
 	size, block := faultSize()
 	data := generated(t, size)
-	stall := 2 * time.Second // shorter than the CLI's 60 s header timeout: a slow server
+	// In normal runs a stall is shorter than the engine's 60 s limits (response
+	// headers, a body that stops moving): a slow server. In soak runs it lasts
+	// until the client gives up, which it must, and retry.
+	stall, stallWords := 2*time.Second, "2 s"
+	bodyStall, bodyStallWords := time.Second, "1 s"
 	if soak() {
-		stall = 65 * time.Second // longer: the client must give up and retry
+		stall, stallWords = 10*time.Minute, "until the client gives up"
+		bodyStall, bodyStallWords = stall, stallWords
 	}
 	every := 7
 	data1 := faultproxy.DataBlob
@@ -225,8 +230,11 @@ func TestFaultsEachClassEndsInTheExactBytesOrAClearFailure(t *testing.T) {
 			[]faultproxy.Rule{{Kind: faultproxy.Status, Status: 503, Path: data1, Every: every}}, true},
 		{"Status429RetryAfter", "429 with Retry-After: 1, every 7th data-blob request",
 			[]faultproxy.Rule{{Kind: faultproxy.Status, Status: 429, RetryAfter: time.Second, Path: data1, Every: every}}, true},
-		{"Stall", fmt.Sprintf("request held %s before forwarding, every 13th data-blob request (at most 4)", stall),
+		{"Stall", fmt.Sprintf("request held %s before forwarding, every 13th data-blob request (at most 4)", stallWords),
 			[]faultproxy.Rule{{Kind: faultproxy.Stall, Stall: stall, Path: data1, Every: 13, Count: 4}}, true},
+		// A stalled body holds up the in-order reader, so fewer and shorter here.
+		{"StalledBody", fmt.Sprintf("GET body stops halfway for %s, every 13th data blob (at most 2)", bodyStallWords),
+			[]faultproxy.Rule{{Kind: faultproxy.StallBody, Stall: bodyStall, Method: http.MethodGet, Path: data1, Every: 13, Count: 2}}, true},
 		{"TruncatedBody", "GET body cut to half its Content-Length, then connection closed, every 7th data blob",
 			[]faultproxy.Rule{{Kind: faultproxy.Truncate, Method: http.MethodGet, Path: data1, Every: every}}, true},
 		{"FlippedRequestBody", "one byte of a PUT body inverted in transit, every 7th data blob",

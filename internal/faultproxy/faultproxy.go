@@ -48,12 +48,16 @@ const (
 	DropRequestMD5
 	// DropResponseMD5 removes Content-MD5 from a response that carries one.
 	DropResponseMD5
+	// StallBody forwards the request, sends the headers and half of a non-empty
+	// response body, then holds the connection for Rule.Stall, or until the client
+	// gives up, and closes it without the rest.
+	StallBody
 )
 
 var kindNames = map[Kind]string{
 	Reset: "reset", Status: "status", Stall: "stall", Truncate: "truncate",
 	FlipRequestBody: "flip-request-body", FlipResponseBody: "flip-response-body",
-	DropRequestMD5: "drop-request-md5", DropResponseMD5: "drop-response-md5",
+	DropRequestMD5: "drop-request-md5", DropResponseMD5: "drop-response-md5", StallBody: "stall-body",
 }
 
 func (k Kind) String() string {
@@ -83,7 +87,7 @@ type Rule struct {
 	// Status and RetryAfter are for Kind Status. Status defaults to 503.
 	Status     int
 	RetryAfter time.Duration
-	// Stall is for Kind Stall: how long to hold the request.
+	// Stall is for Kinds Stall and StallBody: how long to hold the request.
 	Stall time.Duration
 	// AfterUpstream is for Kind Reset: forward the request first.
 	AfterUpstream bool
@@ -378,7 +382,7 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule) {
 		h.Del("Content-MD5")
 		p.count(DropResponseMD5)
 	}
-	if (kind != Truncate && kind != FlipResponseBody) || req.Method == http.MethodHead || resp.ContentLength <= 0 {
+	if (kind != Truncate && kind != FlipResponseBody && kind != StallBody) || req.Method == http.MethodHead || resp.ContentLength <= 0 {
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
 		return
@@ -395,10 +399,18 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule) {
 		w.Write(data)
 		return
 	}
-	p.count(Truncate)
+	p.count(kind)
 	w.Write(data[:len(data)/2])
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
+	}
+	if kind == StallBody {
+		t := time.NewTimer(rule.Stall)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-req.Context().Done(): // the client gave up
+		}
 	}
 	// Ends the response short of its Content-Length: the server closes the
 	// connection without completing it.

@@ -314,3 +314,23 @@ func TestFlipRequestBodyKeepsAnEmptyPutUnchunked(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+func TestStallBodySendsHalfThenHoldsUntilTheClientGivesUp(t *testing.T) {
+	store, up := startUpstream(t)
+	store.put("/acct/c/00/000", blob, "m")
+	p := startProxy(t, up.URL, Rule{Kind: StallBody, Stall: time.Minute})
+	c := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	start := time.Now()
+	resp, err := c.Get(p.URL + "/acct/c/00/000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || len(data) != len(blob)/2 || time.Since(start) > 5*time.Second {
+		t.Fatalf("read %d bytes, err %v, after %s", len(data), err, time.Since(start))
+	}
+	if p.Injected(StallBody) != 1 {
+		t.Fatalf("injected %d", p.Injected(StallBody))
+	}
+}
