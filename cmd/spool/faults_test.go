@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,26 @@ func faultStack(t *testing.T) *faultproxy.Proxy {
 	t.Cleanup(func() { p.Close() })
 	t.Setenv("SPOOL_SERVER_URL", startHandler(t, stack.azurite, handlerSetup{BlobEndpoint: p.URL + "/" + azurite.AccountName}))
 	return p
+}
+
+// want is how a write and read under faults end.
+type want string
+
+const (
+	wantOK         want = "write and read ok"
+	wantWriteFails want = "write fails"
+	wantReadFails  want = "read fails"
+)
+
+func (rt roundTrip) end() want {
+	switch {
+	case rt.write.code != 0:
+		return wantWriteFails
+	case rt.read.code != 0:
+		return wantReadFails
+	default:
+		return wantOK
+	}
 }
 
 // roundTrip is what one write and read under faults came to.
@@ -212,39 +233,49 @@ func TestFaultsEachClassEndsInTheExactBytesOrAClearFailure(t *testing.T) {
 	}
 	every := 7
 	data1 := faultproxy.DataBlob
+	blob3 := regexp.MustCompile(`/00/003$`)
 	for _, tc := range []struct {
 		name  string
 		fault string
 		rules []faultproxy.Rule
-		// mustSucceed is set where the engine has a retry for the fault; elsewhere a
-		// clear failure is an acceptable end.
-		mustSucceed bool
+		// want is the end the engine must reach: it retries transient faults, so
+		// they must not fail a transfer; persistent corruption must fail it.
+		want want
 	}{
 		{"Reset", "TCP reset (RST) instead of an answer, every 7th data-blob PUT and GET",
-			[]faultproxy.Rule{{Kind: faultproxy.Reset, Path: data1, Every: every}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.Reset, Path: data1, Every: every}}, wantOK},
 		{"ResetAfterLanding", "PUT lands in storage, then the connection is reset (answer lost), every 7th data-blob PUT",
-			[]faultproxy.Rule{{Kind: faultproxy.Reset, AfterUpstream: true, Method: http.MethodPut, Path: data1, Every: every}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.Reset, AfterUpstream: true, Method: http.MethodPut, Path: data1, Every: every}}, wantOK},
 		{"Status500", "500 InternalError, every 7th data-blob request",
-			[]faultproxy.Rule{{Kind: faultproxy.Status, Status: 500, Path: data1, Every: every}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.Status, Status: 500, Path: data1, Every: every}}, wantOK},
 		{"Status503", "503 ServerBusy, every 7th data-blob request",
-			[]faultproxy.Rule{{Kind: faultproxy.Status, Status: 503, Path: data1, Every: every}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.Status, Status: 503, Path: data1, Every: every}}, wantOK},
 		{"Status429RetryAfter", "429 with Retry-After: 1, every 7th data-blob request",
-			[]faultproxy.Rule{{Kind: faultproxy.Status, Status: 429, RetryAfter: time.Second, Path: data1, Every: every}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.Status, Status: 429, RetryAfter: time.Second, Path: data1, Every: every}}, wantOK},
 		{"Stall", fmt.Sprintf("request held %s before forwarding, every 13th data-blob request (at most 4)", stallWords),
-			[]faultproxy.Rule{{Kind: faultproxy.Stall, Stall: stall, Path: data1, Every: 13, Count: 4}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.Stall, Stall: stall, Path: data1, Every: 13, Count: 4}}, wantOK},
 		// A stalled body holds up the in-order reader, so fewer and shorter here.
 		{"StalledBody", fmt.Sprintf("GET body stops halfway for %s, every 13th data blob (at most 2)", bodyStallWords),
-			[]faultproxy.Rule{{Kind: faultproxy.StallBody, Stall: bodyStall, Method: http.MethodGet, Path: data1, Every: 13, Count: 2}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.StallBody, Stall: bodyStall, Method: http.MethodGet, Path: data1, Every: 13, Count: 2}}, wantOK},
 		{"TruncatedBody", "GET body cut to half its Content-Length, then connection closed, every 7th data blob",
-			[]faultproxy.Rule{{Kind: faultproxy.Truncate, Method: http.MethodGet, Path: data1, Every: every}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.Truncate, Method: http.MethodGet, Path: data1, Every: every}}, wantOK},
 		{"FlippedRequestBody", "one byte of a PUT body inverted in transit, every 7th data blob",
-			[]faultproxy.Rule{{Kind: faultproxy.FlipRequestBody, Method: http.MethodPut, Path: data1, Every: every}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.FlipRequestBody, Method: http.MethodPut, Path: data1, Every: every}}, wantOK},
 		{"FlippedResponseBody", "one byte of a GET body inverted in transit, every 7th data blob",
-			[]faultproxy.Rule{{Kind: faultproxy.FlipResponseBody, Method: http.MethodGet, Path: data1, Every: every}}, true},
+			[]faultproxy.Rule{{Kind: faultproxy.FlipResponseBody, Method: http.MethodGet, Path: data1, Every: every}}, wantOK},
 		{"DroppedRequestMD5", "Content-MD5 removed from every 7th data-blob PUT",
-			[]faultproxy.Rule{{Kind: faultproxy.DropRequestMD5, Method: http.MethodPut, Path: data1, Every: every}}, false},
+			[]faultproxy.Rule{{Kind: faultproxy.DropRequestMD5, Method: http.MethodPut, Path: data1, Every: every}}, wantOK},
 		{"DroppedResponseMD5", "Content-MD5 removed from every 7th data-blob GET answer",
-			[]faultproxy.Rule{{Kind: faultproxy.DropResponseMD5, Method: http.MethodGet, Path: data1, Every: every}}, false},
+			[]faultproxy.Rule{{Kind: faultproxy.DropResponseMD5, Method: http.MethodGet, Path: data1, Every: every}}, wantOK},
+		{"CorruptionStorageCannotSee", "one byte of a PUT body inverted AND its Content-MD5 removed, so storage keeps the bad bytes; every 7th data blob",
+			[]faultproxy.Rule{
+				{Kind: faultproxy.FlipRequestBody, Method: http.MethodPut, Path: data1, Every: every},
+				{Kind: faultproxy.DropRequestMD5, Method: http.MethodPut, Path: data1, Every: every},
+			}, wantWriteFails},
+		{"PersistentPutCorruption", "every PUT of data blob 00/003 has a byte inverted in transit",
+			[]faultproxy.Rule{{Kind: faultproxy.FlipRequestBody, Method: http.MethodPut, Path: blob3}}, wantWriteFails},
+		{"PersistentGetCorruption", "every GET of data blob 00/003 has a byte inverted in transit",
+			[]faultproxy.Rule{{Kind: faultproxy.FlipResponseBody, Method: http.MethodGet, Path: blob3}}, wantReadFails},
 	} {
 		if !soak() {
 			// Enough to hit both directions many times, few enough to keep the
@@ -274,8 +305,11 @@ func TestFaultsEachClassEndsInTheExactBytesOrAClearFailure(t *testing.T) {
 			if injected == 0 {
 				t.Fatal("no fault was injected: the test proved nothing")
 			}
-			if tc.mustSucceed && (rt.write.code != 0 || rt.read.code != 0) {
+			switch got := rt.end(); {
+			case got != tc.want && tc.want == wantOK:
 				t.Fatalf("the engine retries this fault, yet: write %q, read %q", rt.write.stderr, rt.read.stderr)
+			case got != tc.want:
+				t.Fatalf("want %s, got %s: write %q, read %q", tc.want, got, rt.write.stderr, rt.read.stderr)
 			}
 			t.Logf("%s", rt.outcome(injected))
 		})

@@ -81,7 +81,8 @@ type Rule struct {
 	// Every injects into every Nth matching request (the Nth, 2Nth, ...); 0 or 1
 	// means every matching request.
 	Every int
-	// Count stops the rule after this many injections; 0 means no limit.
+	// Count stops the rule after it has selected this many requests; 0 means no
+	// limit.
 	Count int
 
 	// Status and RetryAfter are for Kind Status. Status defaults to 503.
@@ -216,23 +217,22 @@ func (p *Proxy) ResetCounts() {
 	p.injected = map[Kind]int{}
 }
 
-// pick returns the first rule whose turn it is for req, counting the request
-// against every rule it matches, so Every stays predictable.
-func (p *Proxy) pick(req *http.Request) *Rule {
+// pick returns every rule whose turn it is for req, counting the request against
+// every rule it matches, so Every stays predictable. Several rules may fire on one
+// request (say, a flipped body and a dropped Content-MD5).
+func (p *Proxy) pick(req *http.Request) []Rule {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests++
-	var chosen *Rule
+	var chosen []Rule
 	for _, r := range p.rules {
 		if !r.matches(req) || (r.Count > 0 && r.injected >= r.Count) {
 			continue
 		}
 		r.seen++
-		every := max(r.Every, 1)
-		if chosen == nil && r.seen%every == 0 {
+		if r.seen%max(r.Every, 1) == 0 {
 			r.injected++
-			rule := r.Rule
-			chosen = &rule
+			chosen = append(chosen, r.Rule)
 		}
 	}
 	return chosen
@@ -247,9 +247,18 @@ func (p *Proxy) count(k Kind) {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
-	rule := p.pick(req)
+	rules := p.pick(req)
+	// Reset, Status and Stall decide the whole exchange, so the first of them
+	// wins; the other kinds combine in forward.
+	var rule *Rule
+	for i := range rules {
+		if k := rules[i].Kind; k == Reset || k == Status || k == Stall {
+			rule = &rules[i]
+			break
+		}
+	}
 	if rule == nil {
-		p.forward(w, req, nil)
+		p.forward(w, req, rules)
 		return
 	}
 	switch rule.Kind {
@@ -286,8 +295,6 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 			p.forward(w, req, nil)
 		case <-req.Context().Done(): // the client gave up
 		}
-	default:
-		p.forward(w, req, rule)
 	}
 }
 
@@ -341,15 +348,20 @@ func (p *Proxy) roundTrip(req *http.Request, body []byte) (*http.Response, error
 	return p.transport.RoundTrip(out)
 }
 
-// forward proxies req, applying rule's request or response fault if there is one.
-func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule) {
-	var kind Kind
-	if rule != nil {
-		kind = rule.Kind
+// forward proxies req, applying the request and response faults of rules.
+func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rules []Rule) {
+	find := func(kinds ...Kind) *Rule {
+		for i := range rules {
+			for _, k := range kinds {
+				if rules[i].Kind == k {
+					return &rules[i]
+				}
+			}
+		}
+		return nil
 	}
 	var body []byte
-	switch kind {
-	case FlipRequestBody:
+	if find(FlipRequestBody) != nil {
 		data, err := io.ReadAll(req.Body)
 		if err != nil {
 			panic(http.ErrAbortHandler)
@@ -359,11 +371,10 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule) {
 			p.count(FlipRequestBody)
 		}
 		body = data
-	case DropRequestMD5:
-		if req.Header.Get("Content-MD5") != "" {
-			req.Header.Del("Content-MD5")
-			p.count(DropRequestMD5)
-		}
+	}
+	if find(DropRequestMD5) != nil && req.Header.Get("Content-MD5") != "" {
+		req.Header.Del("Content-MD5")
+		p.count(DropRequestMD5)
 	}
 	resp, err := p.roundTrip(req, body)
 	if err != nil {
@@ -378,11 +389,12 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule) {
 	for k, vs := range resp.Header {
 		h[k] = vs
 	}
-	if kind == DropResponseMD5 && h.Get("Content-MD5") != "" {
+	if find(DropResponseMD5) != nil && h.Get("Content-MD5") != "" {
 		h.Del("Content-MD5")
 		p.count(DropResponseMD5)
 	}
-	if (kind != Truncate && kind != FlipResponseBody && kind != StallBody) || req.Method == http.MethodHead || resp.ContentLength <= 0 {
+	bodyRule := find(Truncate, FlipResponseBody, StallBody)
+	if bodyRule == nil || req.Method == http.MethodHead || resp.ContentLength <= 0 {
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
 		return
@@ -393,19 +405,18 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rule *Rule) {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(resp.StatusCode)
-	if kind == FlipResponseBody {
+	p.count(bodyRule.Kind)
+	if bodyRule.Kind == FlipResponseBody {
 		data[len(data)/2] ^= 0xFF
-		p.count(FlipResponseBody)
 		w.Write(data)
 		return
 	}
-	p.count(kind)
 	w.Write(data[:len(data)/2])
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	if kind == StallBody {
-		t := time.NewTimer(rule.Stall)
+	if bodyRule.Kind == StallBody {
+		t := time.NewTimer(bodyRule.Stall)
 		defer t.Stop()
 		select {
 		case <-t.C:

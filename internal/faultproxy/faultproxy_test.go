@@ -334,3 +334,22 @@ func TestStallBodySendsHalfThenHoldsUntilTheClientGivesUp(t *testing.T) {
 		t.Fatalf("injected %d", p.Injected(StallBody))
 	}
 }
+
+func TestRulesCombineOnOneRequest(t *testing.T) {
+	store, up := startUpstream(t)
+	p := startProxy(t, up.URL,
+		Rule{Kind: FlipRequestBody, Method: http.MethodPut},
+		Rule{Kind: DropRequestMD5, Method: http.MethodPut})
+	if _, _, err := do(t, http.MethodPut, p.URL+"/acct/c/00/000", blob, http.Header{"Content-Md5": {"abc"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, md5, _ := store.get("/acct/c/00/000")
+	if differingBytes(got, blob) != 1 || md5 != "" || p.TotalInjected() != 2 {
+		t.Fatalf("%d bytes differ, Content-MD5 %q, injected %d", differingBytes(got, blob), md5, p.TotalInjected())
+	}
+	// Reset, Status and Stall take the whole exchange: the first one listed wins.
+	p.SetRules(Rule{Kind: Status, Status: http.StatusInternalServerError}, Rule{Kind: Reset})
+	if resp, _, err := do(t, http.MethodGet, p.URL+"/acct/c/00/000", nil, nil); err != nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("resp %v, err %v", resp, err)
+	}
+}
