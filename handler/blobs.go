@@ -75,7 +75,7 @@ func NewBlobContainers(opts BlobOptions) (*BlobContainers, error) {
 	if now == nil {
 		now = time.Now
 	}
-	clientOpts := &service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpClient(opts.RootCAs, "", "")}}
+	clientOpts := &service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpClient(opts.RootCAs, "", ""), Retry: storageRetry}}
 	bc := &BlobContainers{now: now}
 	if opts.AccountKey != "" {
 		cred, err := service.NewSharedKeyCredential(opts.AccountName, opts.AccountKey)
@@ -117,7 +117,7 @@ func delegationKeySource(opts BlobOptions, endpoint *url.URL, normal *service.Cl
 	alias := fmt.Sprintf("%s://%s.blob.localhost:%s/", endpoint.Scheme, opts.AccountName, endpoint.Port())
 	transport := httpClient(opts.RootCAs, endpoint.Host, host)
 	client, err := service.NewClient(alias, opts.Credential,
-		&service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: transport}})
+		&service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: transport, Retry: storageRetry}})
 	if err != nil {
 		return nil, fmt.Errorf("blob storage: delegation key client: %w", err)
 	}

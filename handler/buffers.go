@@ -127,23 +127,41 @@ func (a *api) createBuffer(w http.ResponseWriter, r *http.Request) {
 	a.writeBuffer(w, http.StatusCreated, created)
 }
 
-// create makes the container first so a record never points at nothing, and removes
-// the container again when the record cannot be stored.
+// create makes the container first so a record never points at nothing. When the
+// insert fails, the container goes again only once the record is known to be absent:
+// an insert whose answer was lost may have landed (the SDK's retry then finds the ID
+// taken, and IDs are random, so the record is ours), and deleting its container
+// would leave a record that points at nothing. When storage cannot say, the
+// container stays: an orphan container costs storage, a dangling record loses a
+// buffer.
 func (a *api) create(ctx context.Context, b model.Buffer) (model.Buffer, error) {
 	if err := a.containers.Create(ctx, b.ID); err != nil {
 		return model.Buffer{}, fmt.Errorf("creating container for buffer %s: %w", b.ID, err)
 	}
 	created, err := a.store.Insert(ctx, b)
-	if err != nil {
-		// The request's context may be what failed; the cleanup still deserves a try.
-		cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
+	if err == nil {
+		return created, nil
+	}
+	// The request's context may be what failed; the cleanup still deserves a try,
+	// bounded so that a stalled table cannot hold the request much longer.
+	cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.requestTimeout/2)
+	defer cancel()
+	landed, getErr := a.store.Get(cleanupCtx, b.ID)
+	switch {
+	case getErr == nil && landed.CreatedAt.Equal(b.CreatedAt):
+		a.log.Warn("insert reported a failure but the record landed", "id", b.ID, "err", err)
+		return landed, nil
+	case errors.Is(getErr, model.ErrNotFound):
 		if delErr := a.containers.Delete(cleanupCtx, b.ID); delErr != nil {
 			a.log.Error("orphan container left after a failed insert", "id", b.ID, "err", delErr)
 		}
-		return model.Buffer{}, fmt.Errorf("inserting buffer %s: %w", b.ID, err)
+	default:
+		// The outcome is unknown (the insert may even have landed, its retry then
+		// finding the ID taken); storage is what failed, so the client may retry.
+		a.log.Error("container kept: cannot tell whether the failed insert landed", "id", b.ID, "err", getErr)
+		return model.Buffer{}, fmt.Errorf("inserting buffer %s: %w: %w", b.ID, model.ErrUnavailable, err)
 	}
-	return created, nil
+	return model.Buffer{}, fmt.Errorf("inserting buffer %s: %w", b.ID, err)
 }
 
 func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) {

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"spool/tablestore"
 )
@@ -30,6 +35,12 @@ type Config struct {
 	Location string
 	// TablePrefix is SPOOL_TABLE_PREFIX; empty means tablestore's default.
 	TablePrefix string
+	// RequirePrincipal is SPOOL_REQUIRE_PRINCIPAL (true/false, default false): when
+	// true, every route but metadata answers 401 unless App Service authentication
+	// (Easy Auth) passed an X-MS-CLIENT-PRINCIPAL-ID or X-MS-CLIENT-PRINCIPAL header.
+	// Turn it on only when the app sits behind Entra ID authentication; the headers
+	// are trustworthy only there. Function keys (authLevel function) apply either way.
+	RequirePrincipal bool
 }
 
 // ListenAddr is the loopback address the host expects the handler on.
@@ -43,6 +54,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Account:          strings.TrimSpace(getenv("SPOOL_STORAGE_ACCOUNT")),
 		Location:         strings.TrimSpace(getenv("SPOOL_LOCATION")),
 		TablePrefix:      strings.TrimSpace(getenv("SPOOL_TABLE_PREFIX")),
+	}
+	if v := strings.TrimSpace(getenv("SPOOL_REQUIRE_PRINCIPAL")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("SPOOL_REQUIRE_PRINCIPAL %q must be true or false", v)
+		}
+		c.RequirePrincipal = b
 	}
 	if p := strings.TrimSpace(getenv("FUNCTIONS_CUSTOMHANDLER_PORT")); p != "" {
 		port, err := strconv.Atoi(p)
@@ -69,16 +87,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // Connect opens the table store and the blob account the configuration names and
 // returns Options ready for New (Logger and Now left for the caller).
 func Connect(ctx context.Context, c Config) (Options, error) {
-	opts := Options{Location: c.Location}
+	opts := Options{Location: c.Location, RequirePrincipal: c.RequirePrincipal}
 	var blobOpts BlobOptions
 	if c.ConnectionString != "" {
 		var err error
 		if blobOpts, err = blobOptionsFromConnectionString(c.ConnectionString); err != nil {
 			return Options{}, err
 		}
-		svc, err := tablestore.ServiceClientFromConnectionString(c.ConnectionString)
+		svc, err := aztables.NewServiceClientFromConnectionString(c.ConnectionString, tableClientOptions())
 		if err != nil {
-			return Options{}, err
+			return Options{}, errors.New("SPOOL_STORAGE_CONNECTION_STRING is not a valid table connection string")
 		}
 		if opts.Store, err = tablestore.Open(ctx, svc, tablestore.Options{TablePrefix: c.TablePrefix}); err != nil {
 			return Options{}, fmt.Errorf("opening the table store: %w", err)
@@ -88,9 +106,12 @@ func Connect(ctx context.Context, c Config) (Options, error) {
 		if err != nil {
 			return Options{}, fmt.Errorf("getting Azure credentials: %w", err)
 		}
-		svc, err := tablestore.ServiceClientFromAccount(c.Account, cred)
+		if !accountPattern.MatchString(c.Account) {
+			return Options{}, fmt.Errorf("SPOOL_STORAGE_ACCOUNT %q must be 3-24 lowercase letters or digits", c.Account)
+		}
+		svc, err := aztables.NewServiceClient("https://"+c.Account+".table.core.windows.net/", cred, tableClientOptions())
 		if err != nil {
-			return Options{}, err
+			return Options{}, fmt.Errorf("table service for account %s: %w", c.Account, err)
 		}
 		if opts.Store, err = tablestore.Open(ctx, svc, tablestore.Options{TablePrefix: c.TablePrefix}); err != nil {
 			return Options{}, fmt.Errorf("opening the table store: %w", err)
@@ -107,6 +128,23 @@ func Connect(ctx context.Context, c Config) (Options, error) {
 	}
 	opts.Containers = containers
 	return opts, nil
+}
+
+var accountPattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+
+// storageRetry bounds what one storage call may cost. The SDK default (3 retries,
+// no per-try timeout, waits of up to 60 s, and it honours a server's Retry-After)
+// can hold a request for minutes when the table is down or stalls; a request
+// should rather fail fast with 503 and let the client retry.
+var storageRetry = policy.RetryOptions{
+	MaxRetries:    2,
+	TryTimeout:    10 * time.Second,
+	RetryDelay:    200 * time.Millisecond,
+	MaxRetryDelay: 2 * time.Second,
+}
+
+func tableClientOptions() *aztables.ClientOptions {
+	return &aztables.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: storageRetry}}
 }
 
 // blobOptionsFromConnectionString takes the account, its key and the blob endpoint

@@ -261,3 +261,9 @@ func joinRepeatedKeys(rawQuery string) string {
 	}
 	return strings.Join(parts, "&")
 }
+
+func (s *fakeStore) buffersLen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.buffers)
+}

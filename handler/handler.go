@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -39,7 +40,20 @@ type Options struct {
 	// Logger receives one line per request and the causes of server errors; nil
 	// discards them.
 	Logger *slog.Logger
+	// RequirePrincipal refuses (401) every request but GET /api/metadata that
+	// carries no Easy Auth principal header (X-MS-CLIENT-PRINCIPAL-ID or
+	// X-MS-CLIENT-PRINCIPAL). Only the platform front end sets those headers, so this
+	// is for deployments behind Entra ID authentication, on top of function keys.
+	RequirePrincipal bool
+	// RequestTimeout bounds each request, storage retries included, so a stalled
+	// storage service gives 503 rather than a hung request; 0 means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout keeps requests far inside the Functions host's 230 s limit,
+// after which the host itself would answer 502.
+const DefaultRequestTimeout = 30 * time.Second
 
 // MaxBodyBytes caps request bodies; 100 tags of maximal size fit well inside it.
 const MaxBodyBytes = 64 << 10
@@ -51,6 +65,9 @@ type api struct {
 	location   string
 	now        func() time.Time
 	log        *slog.Logger
+
+	requirePrincipal bool
+	requestTimeout   time.Duration
 }
 
 // New returns the API as an http.Handler serving paths beginning with /api.
@@ -64,6 +81,12 @@ func New(opts Options) (http.Handler, error) {
 		location:   opts.Location,
 		now:        opts.Now,
 		log:        opts.Logger,
+
+		requirePrincipal: opts.RequirePrincipal,
+		requestTimeout:   opts.RequestTimeout,
+	}
+	if a.requestTimeout <= 0 {
+		a.requestTimeout = DefaultRequestTimeout
 	}
 	if a.location == "" {
 		a.location = "local"
@@ -74,7 +97,7 @@ func New(opts Options) (http.Handler, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	return a.logRequests(a.recoverPanics(a.router())), nil
+	return a.logRequests(a.recoverPanics(a.checkPrincipal(a.boundTime(a.router())))), nil
 }
 
 // router registers full paths on the root router: gorilla/mux answers a wrong method
@@ -145,5 +168,41 @@ func (a *api) recoverPanics(next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(w, r)
+	})
+}
+
+// principalHeaders are set by App Service authentication (Easy Auth) on requests it
+// has authenticated; the front end strips any a client sends itself.
+var principalHeaders = []string{"X-MS-CLIENT-PRINCIPAL-ID", "X-MS-CLIENT-PRINCIPAL"}
+
+// checkPrincipal enforces Options.RequirePrincipal. Metadata stays anonymous: Tyger's
+// CLI reads it before it has any credentials.
+func (a *api) checkPrincipal(next http.Handler) http.Handler {
+	if !a.requirePrincipal {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/metadata" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		for _, h := range principalHeaders {
+			if strings.TrimSpace(r.Header.Get(h)) != "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		writeError(w, http.StatusUnauthorized, "Unauthorized",
+			"This server requires an authenticated principal (Entra ID sign-in through App Service authentication).")
+	})
+}
+
+// boundTime gives each request a deadline; storage calls that run past it fail with
+// context.DeadlineExceeded, which is answered 503 with Retry-After.
+func (a *api) boundTime(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.requestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+
+	"spool/internal/reliability"
 )
 
 type functionJSON struct {
@@ -110,7 +112,14 @@ func TestEveryRouterRouteIsDeclaredInAFunction(t *testing.T) {
 }
 
 func TestOnlyMetadataIsAnonymous(t *testing.T) {
-	for _, d := range declaredRoutes(t) {
+	routes := declaredRoutes(t)
+	reliability.Record(t, reliability.Row{
+		Area:    "access",
+		Fault:   "function.json authLevel of every HTTP function",
+		Tries:   len(routes),
+		Outcome: "authLevel function on every route but GET /api/metadata (anonymous, for Tyger's CLI)",
+	})
+	for _, d := range routes {
 		want := "function"
 		if d.template == "/api/metadata" {
 			want = "anonymous"
