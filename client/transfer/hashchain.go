@@ -1,12 +1,10 @@
 package transfer
 
 import (
-	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
 	"sync"
-	"time"
 
 	md5simd "github.com/minio/md5-simd"
 )
@@ -91,47 +89,15 @@ func (h *md5Hasher) sumAll(data [][]byte) [][md5.Size]byte {
 	return sums
 }
 
-// hashRequest asks serveBatches for the MD5 of data.
-type hashRequest struct {
-	data []byte
-	sum  chan<- [md5.Size]byte // capacity 1
-}
+// hashLane is one MD5 being computed in a vector lane.
+type hashLane = md5simd.Hasher
 
-// serveBatches answers hash requests from many goroutines, gathering those that
-// arrive within wait of each other (up to max) and hashing them side by side, so
-// parallel downloads share vector lanes instead of each hashing alone.
-func (h *md5Hasher) serveBatches(ctx context.Context, reqs <-chan hashRequest, max int, wait time.Duration) {
-	batch := make([]hashRequest, 0, max)
-	data := make([][]byte, 0, max)
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		select {
-		case r := <-reqs:
-			batch = append(batch, r)
-		case <-ctx.Done():
-			return
-		}
-		timer.Reset(wait)
-	gather:
-		for len(batch) < max {
-			select {
-			case r := <-reqs:
-				batch = append(batch, r)
-			case <-timer.C:
-				break gather
-			case <-ctx.Done():
-				return
-			}
-		}
-		for _, r := range batch {
-			data = append(data, r.data)
-		}
-		for i, sum := range h.sumAll(data) {
-			batch[i].sum <- sum
-		}
-		batch, data = batch[:0], data[:0]
+// lane returns a vector lane for a streaming hash, or nil when lanes are off.
+func (h *md5Hasher) lane() hashLane {
+	if h.server == nil {
+		return nil
 	}
+	return h.server.NewHash()
 }
 
 func (h *md5Hasher) sumInLane(data []byte) [md5.Size]byte {

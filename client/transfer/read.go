@@ -58,23 +58,14 @@ type fetched struct {
 	err        error
 }
 
-// Parallel downloads finish a few milliseconds apart; waiting this long for
-// company lets their MD5s share vector lanes, which roughly halves a read's CPU.
-// It adds at most this much latency to a blob, next to tens of ms of transfer.
-const (
-	readHashWait  = 15 * time.Millisecond
-	readHashBatch = 8
-)
-
 // reader holds the state shared by one Read's goroutines.
 type reader struct {
 	c        *containerClient
 	pool     *blockPool
 	budget   *byteBudget
 	hasher   *md5Hasher
-	hashReqs chan hashRequest // nil: hash on the calling goroutine
-	complete atomic.Bool      // .bufferend says complete: a missing blob will never appear
-	final    atomic.Int64     // number of the terminal empty blob once seen, else -1
+	complete atomic.Bool  // .bufferend says complete: a missing blob will never appear
+	final    atomic.Int64 // number of the terminal empty blob once seen, else -1
 }
 
 // Read streams the buffer behind src to w. It waits for data still being written,
@@ -107,10 +98,6 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil) // runs before wg.Wait: stop the helpers, then wait for them
-	if opts.DOP >= minSIMDLanes {
-		rd.hashReqs = make(chan hashRequest)
-		wg.Go(func() { rd.hasher.serveBatches(rctx, rd.hashReqs, readHashBatch, readHashWait) })
-	}
 	wg.Go(func() {
 		if err := rd.pollEnd(rctx); err != nil {
 			cancel(err)
@@ -375,6 +362,7 @@ var errMD5Mismatch = errors.New("MD5 mismatch")
 
 func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *response) (res *fetched, err error) {
 	defer resp.Body.Close()
+	var lane hashLane // the MD5 computed while the body arrives, if any
 	size := resp.ContentLength
 	if size < 0 {
 		return nil, fmt.Errorf("downloading blob %s: no Content-Length", name)
@@ -406,7 +394,13 @@ func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *resp
 				return nil, err
 			}
 		}
-		if _, err := io.ReadFull(resp.Body, buf[:size]); err != nil {
+		if !isMetadata && size >= minSIMDBlob {
+			lane = rd.hasher.lane()
+		}
+		if lane != nil {
+			defer lane.Close()
+		}
+		if err := readHashing(resp.Body, buf[:size], lane); err != nil {
 			if !isMetadata {
 				rd.pool.put(buf)
 				rd.budget.release(size)
@@ -435,10 +429,11 @@ func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *resp
 		rd.release(res)
 		return nil, suspectf("blob %s has an invalid Content-MD5 header %q", name, headerMD5)
 	}
-	got, err := rd.md5(ctx, res.data)
-	if err != nil {
-		rd.release(res)
-		return nil, err
+	var got [md5.Size]byte
+	if lane != nil {
+		lane.Sum(got[:0])
+	} else {
+		got = md5.Sum(res.data)
 	}
 	if !bytes.Equal(got[:], want) {
 		rd.release(res)
@@ -447,22 +442,26 @@ func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *resp
 	return res, nil
 }
 
-func (rd *reader) md5(ctx context.Context, data []byte) ([md5.Size]byte, error) {
-	if rd.hashReqs == nil || len(data) < minSIMDBlob {
-		return md5.Sum(data), nil
+// readHashing fills buf from body, feeding each piece to lane (when not nil) as
+// it arrives. Parallel downloads stream at the same time, so their lanes fill
+// md5-simd's vector registers together and the hashing is done when the last
+// byte lands.
+func readHashing(body io.Reader, buf []byte, lane hashLane) error {
+	const piece = 256 << 10
+	for off := 0; off < len(buf); {
+		n, err := body.Read(buf[off:min(off+piece, len(buf))])
+		if n > 0 && lane != nil {
+			lane.Write(buf[off : off+n])
+		}
+		off += n
+		if err == io.EOF && off < len(buf) {
+			return io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
 	}
-	sum := make(chan [md5.Size]byte, 1)
-	select {
-	case rd.hashReqs <- hashRequest{data: data, sum: sum}:
-	case <-ctx.Done():
-		return [md5.Size]byte{}, context.Cause(ctx)
-	}
-	select {
-	case s := <-sum:
-		return s, nil
-	case <-ctx.Done():
-		return [md5.Size]byte{}, context.Cause(ctx)
-	}
+	return nil
 }
 
 // release returns a data blob's buffer and its share of the byte budget.
