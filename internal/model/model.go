@@ -19,6 +19,16 @@ type Buffer struct {
 	Tags      map[string]string `json:"tags"`
 	ETag      string            `json:"etag,omitempty"`
 	ExpiresAt *time.Time        `json:"expiresAt,omitempty"`
+	// IsSoftDeleted marks a deleted buffer that can still be restored until
+	// ExpiresAt, when it is purged.
+	IsSoftDeleted bool `json:"isSoftDeleted,omitempty"`
+
+	// KeptExpiresAt is the expiry a soft-deleted buffer had before its deletion, so
+	// a restore can give it back. Storage-only: never on the wire.
+	KeptExpiresAt *time.Time `json:"-"`
+	// Purging marks a soft-deleted, expired buffer whose removal has begun (its
+	// container may be gone already). Storage-only: such a buffer is never shown.
+	Purging bool `json:"-"`
 }
 
 // BufferUpdate is the mutable part of a buffer: its whole tag set, and its expiry
@@ -26,6 +36,9 @@ type Buffer struct {
 type BufferUpdate struct {
 	Tags      map[string]string
 	ExpiresAt *time.Time
+	// SoftDeleted says which state the update applies to: a buffer in the other
+	// state, or one being purged, is not found.
+	SoftDeleted bool
 }
 
 // BufferList is one page of GET /buffers.
@@ -57,6 +70,34 @@ func (e ErrorInfo) Error() string { return e.Code + ": " + e.Message }
 type Filter struct {
 	Tags        map[string]string
 	ExcludeTags map[string]string
+	// SoftDeleted selects soft-deleted buffers instead of live ones.
+	SoftDeleted bool
+	// LiveAt, when set, leaves out buffers whose ExpiresAt is at or before it: an
+	// expired buffer is on its way out (soft deletion or purge) even before the
+	// sweep gets to it.
+	LiveAt time.Time
+}
+
+// Selects reports whether f selects b: every pair of Tags present, no pair of
+// ExcludeTags, the state asked for, not purging, and not expired at LiveAt.
+func (f Filter) Selects(b Buffer) bool {
+	if b.IsSoftDeleted != f.SoftDeleted || b.Purging {
+		return false
+	}
+	if !f.LiveAt.IsZero() && b.ExpiresAt != nil && !b.ExpiresAt.After(f.LiveAt) {
+		return false
+	}
+	for k, v := range f.Tags {
+		if got, ok := b.Tags[k]; !ok || got != v {
+			return false
+		}
+	}
+	for k, v := range f.ExcludeTags {
+		if got, ok := b.Tags[k]; ok && got == v {
+			return false
+		}
+	}
+	return true
 }
 
 // ListQuery is one page request for buffers, newest first.
