@@ -32,12 +32,12 @@ func (c *accessCounter) wrap(h http.Handler) http.Handler {
 
 // expiringStack serves a handler whose access URLs expire soon after they are
 // signed. The handler refuses TTLs under 30 s, so in normal runs its SAS clock
-// runs 27 s behind: a 30 s URL is dead 3 s after it is handed out. The soak run
+// runs 28 s behind: a 30 s URL is dead 2 s after it is handed out. The soak run
 // uses the real clock and lives through real 30 s URLs instead.
 func expiringStack(t *testing.T) (*accessCounter, time.Duration) {
 	t.Helper()
 	liveServer(t)
-	lifetime, skew := 3*time.Second, 27*time.Second
+	lifetime, skew := 2*time.Second, 28*time.Second
 	if soak() {
 		lifetime, skew = 30*time.Second, 0
 	}
@@ -52,7 +52,7 @@ func expiringStack(t *testing.T) (*accessCounter, time.Duration) {
 
 const shortTTL = "0.00:00:30"
 
-// keepURLFileFresh rewrites path with a new access URL for id every second until
+// keepURLFileFresh rewrites path with a new access URL for id every 500 ms until
 // the returned stop is called, as a sidecar that renews a URL file would.
 func keepURLFileFresh(t *testing.T, path, id string, writeable bool) (stop func()) {
 	t.Helper()
@@ -78,7 +78,9 @@ func keepURLFileFresh(t *testing.T, path, id string, writeable bool) (stop func(
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		tick := time.NewTicker(time.Second)
+		// Well inside a URL's lifetime: a file still holding the refused URL
+		// makes the CLI wait 30 s before it looks again.
+		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
@@ -197,7 +199,7 @@ func TestFaultsAccessURLExpiringMidTransferIsRenewedFromAnIDOrAFileButNotALitera
 	}
 	reliability.Record(t, reliability.Row{
 		Area:    faultArea,
-		Fault:   fmt.Sprintf("access URL (from a file renewed every second) expires every %s during a %s write and read (%d MiB)", lifetime, span, len(data)>>20),
+		Fault:   fmt.Sprintf("access URL (from a file renewed every 500 ms) expires every %s during a %s write and read (%d MiB)", lifetime, span, len(data)>>20),
 		Tries:   2,
 		Bytes:   2 * int64(len(data)),
 		Outcome: "the file was read again on refusal; write and read finished, SHA-256 identical",

@@ -282,7 +282,7 @@ func TestFaultsEachClassEndsInTheExactBytesOrAClearFailure(t *testing.T) {
 			// suite fast on a shared 2-core machine.
 			for i := range tc.rules {
 				if tc.rules[i].Count == 0 {
-					tc.rules[i].Count = 16
+					tc.rules[i].Count = 10
 				}
 			}
 		}

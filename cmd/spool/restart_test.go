@@ -128,11 +128,11 @@ func TestFaultsAzuriteKilledAndRestartedMidTransferResumesOrFailsCleanly(t *test
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	// Mid-write: the input arrives over about 7 s, starting just after a metadata
+	// Mid-write: the input arrives over about 6 s, starting just after a metadata
 	// save, so the next save (5 s later) falls mid-write. Azurite dies right after
 	// it, so no acknowledged blob is lost with it and what is tested is the
 	// writer's retries.
-	in := &pacedReader{data: data, piece: len(data) / 48, pause: 145 * time.Millisecond}
+	in := &pacedReader{data: data, piece: len(data) / 48, pause: 130 * time.Millisecond}
 	var givenAtKill atomic.Int64
 	writeStart := time.Now()
 	restarted := killWhen(az, func() bool {
