@@ -17,6 +17,11 @@ var (
 
 func (s *Store) OrderTable() *aztables.Client { return s.order }
 func (s *Store) TagTable() *aztables.Client   { return s.tags }
+func (s *Store) ExpiryTable() *aztables.Client {
+	return s.expiry
+}
+
+var ExpiryRowKey = expiryRowKey
 
 // StoreWithoutTables builds a Store over svc without creating its tables, so tests
 // can point one at an endpoint where nothing listens.
@@ -25,6 +30,7 @@ func StoreWithoutTables(svc *aztables.ServiceClient, prefix string) *Store {
 		records: svc.NewClient(prefix + "buffers"),
 		order:   svc.NewClient(prefix + "bufferorder"),
 		tags:    svc.NewClient(prefix + "buffertags"),
+		expiry:  svc.NewClient(prefix + "bufferexpiry"),
 		now:     time.Now,
 	}
 }

@@ -193,7 +193,7 @@ func (s *Store) checkCandidates(ctx context.Context, rows []indexRow, f model.Fi
 	g.SetLimit(fanOut)
 	for i, row := range rows {
 		if !row.pending && row.copyErr == nil && row.copy.ETag != "" {
-			out[i] = candidate{buf: row.copy, selected: matches(row.copy.Tags, f)}
+			out[i] = candidate{buf: row.copy, selected: f.Selects(row.copy)}
 			continue
 		}
 		g.Go(func() error {
@@ -222,7 +222,7 @@ func (s *Store) checkCandidates(ctx context.Context, rows []indexRow, f model.Fi
 					return nil
 				}
 			}
-			out[i] = candidate{buf: rec.buf, selected: matches(rec.buf.Tags, f), tidy: old, keep: true}
+			out[i] = candidate{buf: rec.buf, selected: f.Selects(rec.buf), tidy: old, keep: true}
 			return nil
 		})
 	}
@@ -230,21 +230,6 @@ func (s *Store) checkCandidates(ctx context.Context, rows []indexRow, f model.Fi
 		return nil, err
 	}
 	return out, nil
-}
-
-// matches applies a filter: every pair of f.Tags present, no pair of f.ExcludeTags.
-func matches(tags map[string]string, f model.Filter) bool {
-	for k, v := range f.Tags {
-		if got, ok := tags[k]; !ok || got != v {
-			return false
-		}
-	}
-	for k, v := range f.ExcludeTags {
-		if got, ok := tags[k]; ok && got == v {
-			return false
-		}
-	}
-	return true
 }
 
 // tidy settles index entries that their writers left pending long ago, best effort.

@@ -62,7 +62,15 @@ func (s *Store) InsertBatch(ctx context.Context, bufs []model.Buffer) error {
 func (s *Store) submitCopies(ctx context.Context, bufs []model.Buffer, pending bool) error {
 	order := map[string][][]byte{}
 	tags := map[string][][]byte{}
+	expiry := map[string][][]byte{}
 	for _, b := range bufs {
+		if b.ExpiresAt != nil {
+			entity, err := copyEntity(expiryPartition, expiryRowKey(*b.ExpiresAt, b.ID), b, pending)
+			if err != nil {
+				return err
+			}
+			expiry[expiryPartition] = append(expiry[expiryPartition], entity)
+		}
 		rk := orderRowKey(b.CreatedAt, b.ID)
 		entity, err := copyEntity(orderPartition, rk, b, pending)
 		if err != nil {
@@ -79,6 +87,9 @@ func (s *Store) submitCopies(ctx context.Context, bufs []model.Buffer, pending b
 		}
 	}
 	if err := submitBatches(ctx, s.order, order, aztables.TransactionTypeInsertReplace); err != nil {
+		return err
+	}
+	if err := submitBatches(ctx, s.expiry, expiry, aztables.TransactionTypeInsertReplace); err != nil {
 		return err
 	}
 	return submitBatches(ctx, s.tags, tags, aztables.TransactionTypeInsertReplace)

@@ -9,6 +9,8 @@
 //     it serves unfiltered lists.
 //   - tags:    one entry per (tag pair, buffer), one partition per tag pair, same
 //     row keys; a tag-filtered list reads only the partition of one of its pairs.
+//   - expiry:  one entry per buffer that has an expiry, row key expiry time then ID,
+//     so the lifecycle sweep finds due buffers with one range query (see Expired).
 //
 // Index entries hold a copy of the buffer, so a list is one index query. Writers
 // first mark the entries they will touch "pending", then swap the record, then
@@ -47,6 +49,7 @@ type Store struct {
 	records *aztables.Client
 	order   *aztables.Client
 	tags    *aztables.Client
+	expiry  *aztables.Client
 	now     func() time.Time
 }
 
@@ -90,6 +93,7 @@ func Open(ctx context.Context, svc *aztables.ServiceClient, opts Options) (*Stor
 		{&s.records, prefix + "buffers"},
 		{&s.order, prefix + "bufferorder"},
 		{&s.tags, prefix + "buffertags"},
+		{&s.expiry, prefix + "bufferexpiry"},
 	} {
 		if _, err := svc.CreateTable(ctx, t.name, nil); err != nil && !isStatus(err, 409) {
 			return nil, storageError(fmt.Sprintf("creating table %s", t.name), err)
@@ -161,6 +165,15 @@ func bufferProperties(b model.Buffer) (map[string]any, error) {
 	if b.ExpiresAt != nil {
 		props["ExpiresAt"] = b.ExpiresAt.UTC().Format(time.RFC3339Nano)
 	}
+	if b.IsSoftDeleted {
+		props["SoftDeleted"] = true
+	}
+	if b.KeptExpiresAt != nil {
+		props["KeptExpiresAt"] = b.KeptExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	if b.Purging {
+		props["Purging"] = true
+	}
 	for n := 0; n == 0 || len(tagsJSON) > 0; n++ {
 		if n == maxTagsChunks {
 			return nil, fmt.Errorf("tags of buffer %s take more than %d bytes", b.ID, maxTagsChunks*tagsChunkBytes)
@@ -211,6 +224,15 @@ func parseBuffer(props map[string]any) (model.Buffer, error) {
 		}
 		b.ExpiresAt = &t
 	}
+	if s := str("KeptExpiresAt"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return model.Buffer{}, fmt.Errorf("buffer %s: keptExpiresAt: %w", b.ID, err)
+		}
+		b.KeptExpiresAt = &t
+	}
+	b.IsSoftDeleted, _ = props["SoftDeleted"].(bool)
+	b.Purging, _ = props["Purging"].(bool)
 	var tagsJSON []byte
 	for n := 0; ; n++ {
 		chunk, ok := props[tagsProperty(n)].(string)
@@ -256,9 +278,8 @@ func (s *Store) Insert(ctx context.Context, b model.Buffer) (model.Buffer, error
 	if err != nil {
 		return model.Buffer{}, fmt.Errorf("inserting buffer: %w", err)
 	}
-	entries := s.entriesOf(b.Tags, nil)
-	rk := orderRowKey(b.CreatedAt, b.ID)
-	etags, err := s.markPending(ctx, entries, rk, b)
+	entries := s.entriesOf(b, nil)
+	etags, err := s.markPending(ctx, entries, b)
 	if err != nil {
 		return model.Buffer{}, fmt.Errorf("indexing buffer %s: %w", b.ID, err)
 	}
@@ -270,7 +291,7 @@ func (s *Store) Insert(ctx context.Context, b model.Buffer) (model.Buffer, error
 		return model.Buffer{}, storageError(fmt.Sprintf("inserting buffer %s", b.ID), err)
 	}
 	b.ETag = encodeETag(resp.ETag)
-	s.commit(ctx, entries, rk, b, etags)
+	s.commit(ctx, entries, b, etags)
 	return b, nil
 }
 
@@ -314,6 +335,9 @@ func (s *Store) Update(ctx context.Context, id string, upd model.BufferUpdate, i
 		cur, err := s.getRecord(ctx, id)
 		if err != nil {
 			return model.Buffer{}, fmt.Errorf("updating: %w", err)
+		}
+		if cur.buf.IsSoftDeleted != upd.SoftDeleted || cur.buf.Purging {
+			return model.Buffer{}, fmt.Errorf("updating buffer %s (soft-deleted %v): %w", id, cur.buf.IsSoftDeleted, model.ErrNotFound)
 		}
 		if want != nil && *want != cur.etag {
 			// Almost surely stale, but the table is the judge: a merge of no
@@ -376,9 +400,8 @@ func (s *Store) replaceRecord(ctx context.Context, cur record, next model.Buffer
 	if err != nil {
 		return model.Buffer{}, err
 	}
-	entries := s.entriesOf(next.Tags, cur.buf.Tags)
-	rk := orderRowKey(next.CreatedAt, next.ID)
-	etags, err := s.markPending(ctx, entries, rk, next)
+	entries := s.entriesOf(next, &cur.buf)
+	etags, err := s.markPending(ctx, entries, next)
 	if err != nil {
 		return model.Buffer{}, err
 	}
@@ -387,47 +410,62 @@ func (s *Store) replaceRecord(ctx context.Context, cur record, next model.Buffer
 		return model.Buffer{}, casError(err)
 	}
 	next.ETag = encodeETag(resp.ETag)
-	s.commit(ctx, entries, rk, next, etags)
+	s.commit(ctx, entries, next, etags)
 	return next, nil
 }
 
-// indexEntry names one index entity of a buffer; keep is false for the entry of a tag
-// pair the buffer is losing.
+// indexEntry names one index entity of a buffer; keep is false for an entry the
+// buffer is losing (a tag pair it no longer has, an expiry it no longer has).
 type indexEntry struct {
-	table *aztables.Client
-	pk    string
-	keep  bool
+	table  *aztables.Client
+	pk, rk string
+	keep   bool
 }
 
-// entriesOf lists the order entry and the tag entries of the pairs in tags (kept)
-// and in lost but not in tags (to remove).
-func (s *Store) entriesOf(tags, lost map[string]string) []indexEntry {
-	entries := []indexEntry{{s.order, orderPartition, true}}
-	for k, v := range tags {
-		entries = append(entries, indexEntry{s.tags, tagPartition(k, v), true})
+// entriesOf lists the index entries of next: the order entry, the entries of its tag
+// pairs and of its expiry (kept), and, when it replaces cur, those of cur's pairs
+// and expiry that next lacks (to remove).
+func (s *Store) entriesOf(next model.Buffer, cur *model.Buffer) []indexEntry {
+	rk := orderRowKey(next.CreatedAt, next.ID)
+	entries := []indexEntry{{s.order, orderPartition, rk, true}}
+	for k, v := range next.Tags {
+		entries = append(entries, indexEntry{s.tags, tagPartition(k, v), rk, true})
 	}
-	for k, v := range lost {
-		if now, ok := tags[k]; !ok || now != v {
-			entries = append(entries, indexEntry{s.tags, tagPartition(k, v), false})
+	var expiryRK string
+	if next.ExpiresAt != nil {
+		expiryRK = expiryRowKey(*next.ExpiresAt, next.ID)
+		entries = append(entries, indexEntry{s.expiry, expiryPartition, expiryRK, true})
+	}
+	if cur == nil {
+		return entries
+	}
+	for k, v := range cur.Tags {
+		if now, ok := next.Tags[k]; !ok || now != v {
+			entries = append(entries, indexEntry{s.tags, tagPartition(k, v), rk, false})
+		}
+	}
+	if cur.ExpiresAt != nil {
+		if old := expiryRowKey(*cur.ExpiresAt, cur.ID); old != expiryRK {
+			entries = append(entries, indexEntry{s.expiry, expiryPartition, old, false})
 		}
 	}
 	return entries
 }
 
 // markPending writes a pending copy of b into every entry and returns their ETags.
-func (s *Store) markPending(ctx context.Context, entries []indexEntry, rk string, b model.Buffer) ([]azcore.ETag, error) {
+func (s *Store) markPending(ctx context.Context, entries []indexEntry, b model.Buffer) ([]azcore.ETag, error) {
 	etags := make([]azcore.ETag, len(entries))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fanOut)
 	for i, e := range entries {
 		g.Go(func() error {
-			entity, err := copyEntity(e.pk, rk, b, true)
+			entity, err := copyEntity(e.pk, e.rk, b, true)
 			if err != nil {
 				return err
 			}
 			resp, err := e.table.UpsertEntity(gctx, entity, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
 			if err != nil {
-				return storageError(fmt.Sprintf("marking index entry %s/%s", e.pk, rk), err)
+				return storageError(fmt.Sprintf("marking index entry %s/%s", e.pk, e.rk), err)
 			}
 			etags[i] = resp.ETag
 			return nil
@@ -439,16 +477,16 @@ func (s *Store) markPending(ctx context.Context, entries []indexEntry, rk string
 // commit finishes a write whose record has landed (step 3 of replaceRecord). It is
 // best effort: an entry it fails to commit stays pending, which costs List a point
 // read and nothing else.
-func (s *Store) commit(ctx context.Context, entries []indexEntry, rk string, b model.Buffer, etags []azcore.ETag) {
+func (s *Store) commit(ctx context.Context, entries []indexEntry, b model.Buffer, etags []azcore.ETag) {
 	g := &errgroup.Group{}
 	g.SetLimit(fanOut)
 	for i, e := range entries {
 		g.Go(func() error {
 			if !e.keep {
-				_, _ = e.table.DeleteEntity(ctx, e.pk, rk, &aztables.DeleteEntityOptions{IfMatch: &etags[i]})
+				_, _ = e.table.DeleteEntity(ctx, e.pk, e.rk, &aztables.DeleteEntityOptions{IfMatch: &etags[i]})
 				return nil
 			}
-			entity, err := copyEntity(e.pk, rk, b, false)
+			entity, err := copyEntity(e.pk, e.rk, b, false)
 			if err != nil {
 				return nil
 			}
@@ -472,9 +510,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		}
 		// Entries turn pending first: should we stop after the record is gone, no
 		// committed entry may still vouch for it.
-		entries := s.entriesOf(cur.buf.Tags, nil)
-		rk := orderRowKey(cur.buf.CreatedAt, id)
-		if _, err := s.markPending(ctx, entries, rk, cur.buf); err != nil {
+		entries := s.entriesOf(cur.buf, nil)
+		if _, err := s.markPending(ctx, entries, cur.buf); err != nil {
 			return fmt.Errorf("deleting buffer %s: %w", id, err)
 		}
 		_, err = s.records.DeleteEntity(ctx, recordPartition(id), escapeKey(id), &aztables.DeleteEntityOptions{IfMatch: &cur.etag})
@@ -488,9 +525,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		g.SetLimit(fanOut)
 		for _, e := range entries {
 			g.Go(func() error {
-				_, err := e.table.DeleteEntity(gctx, e.pk, rk, nil)
+				_, err := e.table.DeleteEntity(gctx, e.pk, e.rk, nil)
 				if err != nil && !isStatus(err, 404) {
-					return storageError(fmt.Sprintf("deleting index entry %s/%s", e.pk, rk), err)
+					return storageError(fmt.Sprintf("deleting index entry %s/%s", e.pk, e.rk), err)
 				}
 				return nil
 			})
