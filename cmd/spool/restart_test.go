@@ -54,19 +54,47 @@ func (w *pacedWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
+// outage is one planned SIGKILL and restart of Azurite.
+type outage struct {
+	done   chan struct{} // closed when the outage is over, or was called off
+	cancel chan struct{}
+	killed time.Time // zero if it never happened
+	err    error     // from the restart
+}
+
 // killWhen SIGKILLs Azurite once ready says so, keeps it down for downtime, then
-// restarts it on the same ports and data directory.
-func killWhen(az *azurite.Instance, ready func() bool, downtime time.Duration) (done <-chan error) {
-	ch := make(chan error, 1)
+// restarts it on the same ports and data directory, unless called off first.
+func killWhen(az *azurite.Instance, ready func() bool, downtime time.Duration) *outage {
+	o := &outage{done: make(chan struct{}), cancel: make(chan struct{})}
 	go func() {
+		defer close(o.done)
 		for !ready() {
-			time.Sleep(2 * time.Millisecond)
+			select {
+			case <-o.cancel:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
 		}
 		az.Kill()
+		o.killed = time.Now()
 		time.Sleep(downtime)
-		ch <- az.Restart()
+		o.err = az.Restart()
 	}()
-	return ch
+	return o
+}
+
+// during waits for the outage to be over and fails the test unless it began
+// before end (the end of the transfer it was meant to interrupt).
+func (o *outage) during(t *testing.T, end time.Time, what string) {
+	t.Helper()
+	close(o.cancel)
+	<-o.done
+	if o.err != nil {
+		t.Fatalf("restarting Azurite: %v", o.err)
+	}
+	if o.killed.IsZero() || !o.killed.Before(end) {
+		t.Fatalf("Azurite was not killed during the %s", what)
+	}
 }
 
 // Azurite keeps blob metadata in memory and writes it to these files every 5 s
@@ -133,22 +161,12 @@ func TestFaultsAzuriteKilledAndRestartedMidTransferResumesOrFailsCleanly(t *test
 	// it, so no acknowledged blob is lost with it and what is tested is the
 	// writer's retries.
 	in := &pacedReader{data: data, piece: len(data) / 48, pause: 130 * time.Millisecond}
-	var givenAtKill atomic.Int64
 	writeStart := time.Now()
-	restarted := killWhen(az, func() bool {
-		if time.Since(writeStart) < time.Second || !savedSince(dir, writeStart.Add(time.Second), azuriteDBFiles[:1]) {
-			return false
-		}
-		givenAtKill.Store(in.given.Load())
-		return true
+	outage := killWhen(az, func() bool {
+		return time.Since(writeStart) > time.Second && savedSince(dir, writeStart.Add(time.Second), azuriteDBFiles[:1])
 	}, downtime)
 	write := runWithInput(ctx, in, "buffer", "write", id, "-b", block, "-f", "0", "--dop", "8")
-	if err := <-restarted; err != nil {
-		t.Fatalf("restarting Azurite: %v", err)
-	}
-	if givenAtKill.Load() >= int64(len(data)) {
-		t.Fatalf("Azurite was killed only after the whole input was read: not mid-write")
-	}
+	outage.during(t, time.Now(), "write")
 	writeOutcome := "write resumed through retries and finished"
 	if write.code != 0 {
 		checkClearError(t, "write across a kill", write)
@@ -162,12 +180,16 @@ func TestFaultsAzuriteKilledAndRestartedMidTransferResumesOrFailsCleanly(t *test
 	if write.code != 0 && clean.code == 0 {
 		t.Fatalf("the write failed (%s), yet a read of the buffer succeeded", lastLine(write.stderr))
 	}
+	after := "a read afterwards got identical bytes"
+	if clean.code != 0 {
+		after = "a read afterwards failed clearly"
+	}
 	reliability.Record(t, reliability.Row{
 		Area:    faultArea,
 		Fault:   fmt.Sprintf("Azurite SIGKILLed mid-write (just after a metadata save), restarted %s later on its disk data (%d MiB, %s blobs)", downtime, len(data)>>20, block),
 		Tries:   1,
 		Bytes:   in.given.Load(),
-		Outcome: writeOutcome + "; a read afterwards " + map[bool]string{true: "got identical bytes", false: "failed clearly"}[clean.code == 0],
+		Outcome: writeOutcome + "; " + after,
 	})
 	t.Logf("write: %s (%s into the test)", writeOutcome, time.Since(began))
 	if write.code != 0 {
@@ -178,12 +200,10 @@ func TestFaultsAzuriteKilledAndRestartedMidTransferResumesOrFailsCleanly(t *test
 	// slowly and Azurite dies a third of the way in.
 	waitSaved(t, dir, time.Now(), azuriteDBFiles)
 	out := &pacedWriter{pause: 20 * time.Millisecond}
-	restarted = killWhen(az, func() bool { return out.got.Load() >= int64(len(data)/3) }, downtime)
+	outage = killWhen(az, func() bool { return out.got.Load() >= int64(len(data)/3) }, downtime)
 	var errOut bytes.Buffer
 	code := run(ctx, []string{"buffer", "read", id, "--dop", "8"}, strings.NewReader(""), out, &errOut)
-	if err := <-restarted; err != nil {
-		t.Fatalf("restarting Azurite: %v", err)
-	}
+	outage.during(t, time.Now(), "read")
 	read := result{code: code, stdout: out.buf.String(), stderr: errOut.String()}
 	checkRead(t, "read across a kill", read, data)
 	readOutcome := "read resumed through retries, SHA-256 identical"
