@@ -102,7 +102,7 @@ func (r *Rule) matches(req *http.Request) bool {
 type armedRule struct {
 	Rule
 	seen     int // matching requests so far
-	injected int
+	selected int // requests chosen for the fault
 }
 
 // Proxy forwards requests to one upstream endpoint, injecting faults.
@@ -113,7 +113,6 @@ type Proxy struct {
 	upstream  *url.URL
 	transport *http.Transport
 	server    *http.Server
-	listener  net.Listener
 
 	mu       sync.Mutex
 	rules    []*armedRule
@@ -122,7 +121,9 @@ type Proxy struct {
 }
 
 // Start listens on a free loopback port and forwards to upstream (scheme and host;
-// any path in it is ignored, request paths pass through unchanged).
+// any path in it is ignored, request paths pass through unchanged). The proxy
+// itself serves plain HTTP; an HTTPS upstream must have a certificate the system
+// trusts.
 func Start(upstream string, rules ...Rule) (*Proxy, error) {
 	u, err := url.Parse(upstream)
 	if err != nil || u.Host == "" {
@@ -141,7 +142,6 @@ func Start(upstream string, rules ...Rule) (*Proxy, error) {
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     30 * time.Second,
 		},
-		listener: l,
 		injected: map[Kind]int{},
 	}
 	p.SetRules(rules...)
@@ -226,12 +226,12 @@ func (p *Proxy) pick(req *http.Request) []Rule {
 	p.requests++
 	var chosen []Rule
 	for _, r := range p.rules {
-		if !r.matches(req) || (r.Count > 0 && r.injected >= r.Count) {
+		if !r.matches(req) || (r.Count > 0 && r.selected >= r.Count) {
 			continue
 		}
 		r.seen++
 		if r.seen%max(r.Every, 1) == 0 {
-			r.injected++
+			r.selected++
 			chosen = append(chosen, r.Rule)
 		}
 	}
