@@ -1,0 +1,48 @@
+package main
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+// FuzzTagFlag feeds one --tag value through the real flag definition and the tag
+// rules: whatever is accepted is a valid tag set that prints back as a flag value
+// giving the same tags.
+func FuzzTagFlag(f *testing.F) {
+	for _, s := range []string{"a=1", "a=1,b=2", "a=", "=1", "a", "a=1=2", `"a=1,2"`, "a=x' or PartitionKey ne 'x", "a=1,a=2", ",", "k=v,", "é=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		fs := pflag.NewFlagSet("fuzz", pflag.ContinueOnError)
+		fs.SetOutput(nil)
+		tags := tagFlag(fs, "tag", "")
+		if err := fs.Parse([]string{"--tag", value}); err != nil {
+			return
+		}
+		checked, err := checkedTags("tag", *tags)
+		if err != nil {
+			return
+		}
+		var pairs []string
+		for _, k := range slices.Sorted(maps.Keys(checked)) {
+			if strings.ContainsAny(k+checked[k], ",='\"") {
+				t.Fatalf("%q gave the tag %q=%q", value, k, checked[k])
+			}
+			pairs = append(pairs, k+"="+checked[k])
+		}
+		again := pflag.NewFlagSet("again", pflag.ContinueOnError)
+		back := tagFlag(again, "tag", "")
+		if len(pairs) > 0 {
+			if err := again.Parse([]string{"--tag", strings.Join(pairs, ",")}); err != nil {
+				t.Fatalf("%q: printed back as %q, which does not parse: %v", value, strings.Join(pairs, ","), err)
+			}
+		}
+		if !maps.Equal(*back, checked) {
+			t.Fatalf("%q gave %v, printed back it gives %v", value, checked, *back)
+		}
+	})
+}
