@@ -527,7 +527,7 @@ func TestWrongMethodIs405AndUnknownPathIs404AsJSON(t *testing.T) {
 		method, path string
 		status       int
 	}{
-		{http.MethodDelete, "/buffers", 405},
+		{http.MethodPatch, "/buffers", 405},
 		{http.MethodPatch, "/buffers/aaaaaaaaaaaaaaaaaaaaaaaaaa", 405},
 		{http.MethodGet, "/buffers/aaaaaaaaaaaaaaaaaaaaaaaaaa/access", 405},
 		{http.MethodPost, "/buffers/count", 405},
@@ -595,7 +595,7 @@ func TestUpdateWithoutIfMatchThatLosesToOtherWritersIs503NotA412(t *testing.T) {
 	}
 }
 
-func TestSoftDeletedTrueSelectsNothingBecauseSpoolNeverSoftDeletes(t *testing.T) {
+func TestSoftDeletedTrueSelectsNothingUntilABufferIsDeleted(t *testing.T) {
 	f := newAPIFixture(t)
 	b := f.create(t, map[string]string{"a": "1"})
 	if r := f.do(t, http.MethodGet, "/buffers/"+b.ID+"?softDeleted=true", nil); r.status != http.StatusNotFound {

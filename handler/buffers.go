@@ -2,7 +2,6 @@ package handler
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -173,11 +172,12 @@ func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, model.ErrNotFound)
 		return
 	}
-	if deleted, err := softDeletedOnly(r.URL.Query()); err != nil || deleted {
-		a.fail(w, r, cmp.Or(err, model.ErrNotFound))
+	deleted, err := softDeletedOnly(r.URL.Query())
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
-	b, err := a.store.Get(r.Context(), id)
+	b, err := a.getInState(r.Context(), id, deleted)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -194,8 +194,9 @@ func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, model.ErrNotFound)
 		return
 	}
-	if deleted, err := softDeletedOnly(r.URL.Query()); err != nil || deleted {
-		a.fail(w, r, cmp.Or(err, model.ErrNotFound))
+	deleted, err := softDeletedOnly(r.URL.Query())
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	var req updateRequest
@@ -211,7 +212,7 @@ func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	upd := model.BufferUpdate{Tags: req.Tags, ExpiresAt: utcPtr(req.ExpiresAt)}
+	upd := model.BufferUpdate{Tags: req.Tags, ExpiresAt: utcPtr(req.ExpiresAt), SoftDeleted: deleted}
 	if upd.Tags == nil {
 		upd.Tags = map[string]string{}
 	}
@@ -258,8 +259,9 @@ func (a *api) listBuffers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	filter.SoftDeleted, filter.LiveAt = deleted, a.now()
 	list := model.BufferList{Items: []model.Buffer{}}
-	if limit == 0 || deleted {
+	if limit == 0 {
 		writeJSON(w, http.StatusOK, list)
 		return
 	}
@@ -286,18 +288,15 @@ func (a *api) countBuffers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	n := 0
-	// As in Tyger, a bad softDeleted value is ignored here; true counts the
-	// soft-deleted buffers, of which spool has none.
-	if deleted, _ := softDeletedOnly(r.URL.Query()); !deleted {
-		if n, err = a.store.Count(r.Context(), filter); err != nil {
-			a.fail(w, r, err)
-			return
-		}
+	// As in Tyger, a bad softDeleted value is ignored here (live buffers are counted).
+	deleted, _ := softDeletedOnly(r.URL.Query())
+	filter.SoftDeleted, filter.LiveAt = deleted, a.now()
+	n, err := a.store.Count(r.Context(), filter)
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, strconv.Itoa(n))
+	writeCount(w, n)
 }
 
 func (a *api) accessBuffer(w http.ResponseWriter, r *http.Request) {
@@ -331,8 +330,9 @@ func (a *api) accessBuffer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	// A URL for a buffer that does not exist would be useless; say so at once.
-	if _, err := a.store.Get(r.Context(), id); err != nil {
+	// A URL for a buffer that does not exist would be useless, and one for a deleted
+	// or expired buffer would outlive its deletion; say so at once.
+	if _, err := a.getInState(r.Context(), id, false); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -80,7 +80,7 @@ func (s *fakeStore) Update(_ context.Context, id string, upd model.BufferUpdate,
 		return model.Buffer{}, err
 	}
 	b, ok := s.buffers[id]
-	if !ok {
+	if !ok || b.IsSoftDeleted != upd.SoftDeleted || b.Purging {
 		return model.Buffer{}, model.ErrNotFound
 	}
 	if ifMatch != "" && ifMatch != b.ETag {
@@ -95,19 +95,7 @@ func (s *fakeStore) Update(_ context.Context, id string, upd model.BufferUpdate,
 	return b, nil
 }
 
-func matches(b model.Buffer, f model.Filter) bool {
-	for k, v := range f.Tags {
-		if got, ok := b.Tags[k]; !ok || got != v {
-			return false
-		}
-	}
-	for k, v := range f.ExcludeTags {
-		if got, ok := b.Tags[k]; ok && got == v {
-			return false
-		}
-	}
-	return true
-}
+func matches(b model.Buffer, f model.Filter) bool { return f.Selects(b) }
 
 func (s *fakeStore) sorted(f model.Filter) []model.Buffer {
 	var out []model.Buffer

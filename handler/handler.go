@@ -49,6 +49,8 @@ type Options struct {
 	// storage service gives 503 rather than a hung request; 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Lifecycle sets soft-delete lifetimes and the expiry sweep's batches.
+	Lifecycle LifecycleOptions
 }
 
 // DefaultRequestTimeout keeps requests far inside the Functions host's 230 s limit,
@@ -68,6 +70,7 @@ type api struct {
 
 	requirePrincipal bool
 	requestTimeout   time.Duration
+	lifecycle        LifecycleOptions
 }
 
 // New returns the API as an http.Handler serving paths beginning with /api.
@@ -84,6 +87,7 @@ func New(opts Options) (http.Handler, error) {
 
 		requirePrincipal: opts.RequirePrincipal,
 		requestTimeout:   opts.RequestTimeout,
+		lifecycle:        opts.Lifecycle.withDefaults(),
 	}
 	if a.requestTimeout <= 0 {
 		a.requestTimeout = DefaultRequestTimeout
@@ -108,10 +112,16 @@ func (a *api) router() *mux.Router {
 	r.HandleFunc("/api/metadata", a.metadata).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers", a.createBuffer).Methods(http.MethodPost)
 	r.HandleFunc("/api/buffers", a.listBuffers).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers", a.deleteBuffers).Methods(http.MethodDelete)
 	r.HandleFunc("/api/buffers/count", a.countBuffers).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers/restore", a.restoreBuffers).Methods(http.MethodPost)
 	r.HandleFunc("/api/buffers/{id}", a.getBuffer).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers/{id}", a.updateBuffer).Methods(http.MethodPut)
+	r.HandleFunc("/api/buffers/{id}", a.deleteBuffer).Methods(http.MethodDelete)
 	r.HandleFunc("/api/buffers/{id}/access", a.accessBuffer).Methods(http.MethodPost)
+	r.HandleFunc("/api/buffers/{id}/restore", a.restoreBuffer).Methods(http.MethodPost)
+	r.HandleFunc("/api/healthz", a.healthz).Methods(http.MethodGet)
+	r.HandleFunc(sweepPath, a.sweepTimer).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "The resource was not found")
 	})
@@ -182,7 +192,8 @@ func (a *api) checkPrincipal(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/metadata" {
+		// The timer's invocation comes from the host itself, which sends no principal.
+		if r.URL.Path == "/api/metadata" || r.URL.Path == sweepPath {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -209,8 +209,8 @@ func nextLink(f model.Filter, limit int, continuation string) string {
 	return "/api/buffers?" + q.Encode()
 }
 
-// softDeletedOnly reads Tyger's softDeleted switch. spool never soft-deletes, so
-// softDeleted=true selects nothing; callers answer an empty result or 404.
+// softDeletedOnly reads Tyger's softDeleted switch: true selects soft-deleted
+// buffers instead of live ones.
 func softDeletedOnly(q url.Values) (bool, error) {
 	s, ok, err := singleValue(q, "softDeleted")
 	if err != nil || !ok {

@@ -23,15 +23,20 @@ type functionJSON struct {
 		AuthLevel string   `json:"authLevel"`
 		Methods   []string `json:"methods"`
 		Route     string   `json:"route"`
+		Schedule  string   `json:"schedule"`
 	} `json:"bindings"`
 }
 
 type declaredRoute struct {
 	function, template, method, authLevel string
+	// timer marks a timer-triggered function: the host POSTs its invocation to
+	// /<function name>, and no function key is involved.
+	timer bool
 }
 
 // declaredRoutes reads every functions/*/function.json, checking that each one has
-// exactly the httpTrigger "req" + http "res" pair the host forwards.
+// exactly the httpTrigger "req" + http "res" pair the host forwards, or a single
+// timerTrigger, which the host delivers as a POST to /<function name>.
 func declaredRoutes(t *testing.T) []declaredRoute {
 	t.Helper()
 	files, err := filepath.Glob("../functions/*/function.json")
@@ -49,6 +54,13 @@ func declaredRoutes(t *testing.T) []declaredRoute {
 			t.Fatalf("%s: %v", file, err)
 		}
 		name := filepath.Base(filepath.Dir(file))
+		if len(fn.Bindings) == 1 && fn.Bindings[0].Type == "timerTrigger" {
+			if fn.Bindings[0].Direction != "in" || fn.Bindings[0].Schedule == "" {
+				t.Fatalf("%s: a timer trigger needs direction in and a schedule: %+v", file, fn.Bindings[0])
+			}
+			routes = append(routes, declaredRoute{function: name, template: "/" + name, method: http.MethodPost, timer: true})
+			continue
+		}
 		if len(fn.Bindings) != 2 {
 			t.Fatalf("%s: %d bindings; forwarding needs exactly httpTrigger + http", file, len(fn.Bindings))
 		}
@@ -120,6 +132,9 @@ func TestOnlyMetadataIsAnonymous(t *testing.T) {
 		Outcome: "authLevel function on every route but GET /api/metadata (anonymous, for Tyger's CLI)",
 	})
 	for _, d := range routes {
+		if d.timer {
+			continue
+		}
 		want := "function"
 		if d.template == "/api/metadata" {
 			want = "anonymous"
@@ -165,5 +180,23 @@ func TestHostJSONForwardsToTheHandlerUnderTheAPIPrefix(t *testing.T) {
 	if host.Version != "2.0" || host.CustomHandler.Description.DefaultExecutablePath != "handler" ||
 		!host.CustomHandler.EnableForwardingHTTPRequest || host.Extensions.HTTP.RoutePrefix != "api" {
 		t.Errorf("host.json is not set up for forwarding to ./handler under /api: %+v", host)
+	}
+}
+
+func TestTheSweepTimerTicksEveryMinuteAndIsServedAtItsFunctionName(t *testing.T) {
+	raw, err := os.ReadFile("../functions/" + SweepFunction + "/function.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fn functionJSON
+	if err := json.Unmarshal(raw, &fn); err != nil {
+		t.Fatal(err)
+	}
+	if len(fn.Bindings) != 1 || fn.Bindings[0].Type != "timerTrigger" || fn.Bindings[0].Schedule != "0 */1 * * * *" {
+		t.Fatalf("%s is not a timer every minute: %+v", SweepFunction, fn.Bindings)
+	}
+	var match mux.RouteMatch
+	if !(&api{}).router().Match(httptest.NewRequest(http.MethodPost, "/"+SweepFunction, nil), &match) {
+		t.Fatalf("POST /%s is not served", SweepFunction)
 	}
 }

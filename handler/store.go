@@ -2,6 +2,8 @@ package handler
 
 import (
 	"context"
+	"time"
+
 	"spool/internal/model"
 )
 
@@ -24,4 +26,15 @@ type Store interface {
 	// Delete removes a record and its index entries (used to undo a create whose
 	// container could not be made, and later by purge).
 	Delete(ctx context.Context, id string) error
+
+	// Modify reads the record, applies change and swaps the result in, retrying on a
+	// fresh read when another writer wins; change's error comes back wrapped. The
+	// lifecycle transitions (soft delete, restore, purge marks) go through it.
+	Modify(ctx context.Context, id string, change func(model.Buffer) (model.Buffer, error)) (model.Buffer, error)
+	// Purge removes a record marked Purging and all its index entries, in an order
+	// that a rerun can finish; a missing record is no error.
+	Purge(ctx context.Context, id string) error
+	// Expired returns up to limit buffers whose expiresAt is at or before now, from
+	// an expiry index (never a scan of all buffers), read from their records.
+	Expired(ctx context.Context, now time.Time, limit int) ([]model.Buffer, error)
 }

@@ -1,0 +1,51 @@
+package handler
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// pinger is a dependency that can show it is reachable; tablestore.Store and
+// BlobContainers are.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// healthTimeout keeps a probe's answer quick when storage hangs.
+const healthTimeout = 5 * time.Second
+
+type healthReport struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+// healthz answers 200 when table and blob storage both answer, else 503. It names
+// each check's outcome only ("ok", "unavailable", "not checked"): endpoints, keys and
+// error texts stay in the log. It is a function-key route like the others; a probe
+// sends the key in x-functions-key.
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	rep := healthReport{Status: "healthy", Checks: map[string]string{}}
+	for name, dep := range map[string]any{"table": a.store, "blob": a.containers} {
+		p, ok := dep.(pinger)
+		if !ok {
+			rep.Checks[name] = "not checked"
+			continue
+		}
+		if err := p.Ping(ctx); err != nil {
+			a.log.Warn("health check failed", "check", name, "err", err)
+			rep.Checks[name] = "unavailable"
+			rep.Status = "unhealthy"
+			continue
+		}
+		rep.Checks[name] = "ok"
+	}
+	status := http.StatusOK
+	if rep.Status != "healthy" {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, status, rep)
+}

@@ -1,0 +1,307 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"golang.org/x/sync/errgroup"
+
+	"spool/internal/model"
+)
+
+// LifecycleOptions sets how long deleted buffers stay restorable and how the expiry
+// sweep paces itself. Zero values take the defaults.
+type LifecycleOptions struct {
+	// SoftDeletedLifetime is how long a deleted buffer stays restorable when the
+	// delete names no ttl, and after the sweep soft-deletes an expired buffer.
+	// Default 1 day, as Tyger's installers set it.
+	SoftDeletedLifetime time.Duration
+	// RestoreGrace is the life a restored buffer gets when the expiry it had before
+	// its deletion passed while it was deleted: restoring it as already expired would
+	// let the next sweep delete it again at once. Default 1 day.
+	RestoreGrace time.Duration
+	// SweepBatch bounds the buffers one sweep batch handles; a sweep invocation runs
+	// batches until none is due or its time is half gone. Default 100.
+	SweepBatch int
+}
+
+func (o LifecycleOptions) withDefaults() LifecycleOptions {
+	if o.SoftDeletedLifetime <= 0 {
+		o.SoftDeletedLifetime = 24 * time.Hour
+	}
+	if o.RestoreGrace <= 0 {
+		o.RestoreGrace = 24 * time.Hour
+	}
+	if o.SweepBatch <= 0 {
+		o.SweepBatch = 100
+	}
+	return o
+}
+
+// stateError is a transition the buffer's state does not allow: 412, as Tyger answers.
+type stateError struct{ msg string }
+
+func (e stateError) Error() string { return e.msg }
+
+var (
+	errAlreadyDeleted = stateError{"Buffer is already soft-deleted"}
+	errNotDeleted     = stateError{"Buffer is not soft-deleted"}
+)
+
+// expired reports whether b's expiry is at or before now. An expired buffer is on its
+// way out (to soft deletion or purge) whether or not the sweep has reached it yet,
+// so it is neither shown, listed nor changed.
+func expired(b model.Buffer, now time.Time) bool {
+	return b.ExpiresAt != nil && !b.ExpiresAt.After(now)
+}
+
+// inState checks that b is visible in the state asked for (live, or soft-deleted).
+func inState(b model.Buffer, softDeleted bool, now time.Time) error {
+	if b.IsSoftDeleted != softDeleted || b.Purging || expired(b, now) {
+		return fmt.Errorf("buffer %s (soft-deleted %v): %w", b.ID, b.IsSoftDeleted, model.ErrNotFound)
+	}
+	return nil
+}
+
+// getInState reads a buffer that must be visible in the given state: a live buffer
+// for show, set and access; a soft-deleted one with softDeleted=true.
+func (a *api) getInState(ctx context.Context, id string, softDeleted bool) (model.Buffer, error) {
+	b, err := a.store.Get(ctx, id)
+	if err != nil {
+		return model.Buffer{}, err
+	}
+	return b, inState(b, softDeleted, a.now())
+}
+
+// softDelete is the change of DELETE /buffers/{id}: a live buffer becomes
+// soft-deleted until now+ttl, keeping aside the expiry it had for a restore.
+func softDelete(now time.Time, ttl time.Duration) func(model.Buffer) (model.Buffer, error) {
+	return func(b model.Buffer) (model.Buffer, error) {
+		if b.Purging || expired(b, now) {
+			return b, model.ErrNotFound
+		}
+		if b.IsSoftDeleted {
+			return b, errAlreadyDeleted
+		}
+		purgeAt := now.Add(ttl).UTC()
+		b.IsSoftDeleted, b.KeptExpiresAt, b.ExpiresAt = true, b.ExpiresAt, &purgeAt
+		return b, nil
+	}
+}
+
+// schedulePurge is the change of DELETE /buffers/{id}?softDeleted=true: a
+// soft-deleted buffer's purge moves to now+ttl (ttl=0: the next sweep purges it).
+func schedulePurge(now time.Time, ttl time.Duration) func(model.Buffer) (model.Buffer, error) {
+	return func(b model.Buffer) (model.Buffer, error) {
+		if b.Purging || expired(b, now) {
+			return b, model.ErrNotFound
+		}
+		if !b.IsSoftDeleted {
+			return b, errNotDeleted
+		}
+		purgeAt := now.Add(ttl).UTC()
+		b.ExpiresAt = &purgeAt
+		return b, nil
+	}
+}
+
+// restore is the change of POST /buffers/{id}/restore. Unlike Tyger, it gives back
+// the expiry the buffer had before its deletion (none stays none); only when that
+// moment passed meanwhile does the buffer get RestoreGrace from now.
+func restore(now time.Time, grace time.Duration) func(model.Buffer) (model.Buffer, error) {
+	return func(b model.Buffer) (model.Buffer, error) {
+		if b.Purging || expired(b, now) {
+			return b, model.ErrNotFound
+		}
+		if !b.IsSoftDeleted {
+			return b, errNotDeleted
+		}
+		b.IsSoftDeleted, b.ExpiresAt, b.KeptExpiresAt = false, b.KeptExpiresAt, nil
+		if expired(b, now) {
+			later := now.Add(grace).UTC()
+			b.ExpiresAt = &later
+		}
+		return b, nil
+	}
+}
+
+// lifetime reads the ttl of a delete or purge: a non-negative TimeSpan, or the
+// soft-deleted lifetime when absent.
+func (a *api) lifetime(q url.Values) (time.Duration, error) {
+	s, ok, err := singleValue(q, "ttl")
+	if err != nil || !ok {
+		return a.lifecycle.SoftDeletedLifetime, err
+	}
+	ttl, valid := parseTimeSpan(strings.TrimSpace(s))
+	if !valid || ttl < 0 {
+		return 0, invalidInput("ttl must be a valid, non-negative TimeSpan such as 1.00:00:00")
+	}
+	return ttl, nil
+}
+
+// transition answers one lifecycle change of one buffer.
+func (a *api) transition(w http.ResponseWriter, r *http.Request, change func(model.Buffer) (model.Buffer, error)) {
+	id := mux.Vars(r)["id"]
+	if !validID(id) {
+		a.fail(w, r, model.ErrNotFound)
+		return
+	}
+	b, err := a.store.Modify(r.Context(), id, change)
+	var se stateError
+	if errors.As(err, &se) {
+		writeError(w, http.StatusPreconditionFailed, codePreconditionFailed, se.msg)
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.writeBuffer(w, http.StatusOK, b)
+}
+
+// deleteBuffer soft-deletes a live buffer, or with softDeleted=true moves a
+// soft-deleted buffer's purge time (ttl=0 is the CLI's purge).
+func (a *api) deleteBuffer(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	purge, err := softDeletedOnly(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ttl, err := a.lifetime(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if purge {
+		a.transition(w, r, schedulePurge(a.now(), ttl))
+		return
+	}
+	a.transition(w, r, softDelete(a.now(), ttl))
+}
+
+func (a *api) restoreBuffer(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	a.transition(w, r, restore(a.now(), a.lifecycle.RestoreGrace))
+}
+
+// deleteBuffers is the bulk form of deleteBuffer over the buffers a tag filter selects
+// (all buffers without one); it answers how many it changed.
+func (a *api) deleteBuffers(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	filter, err := parseFilter(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	purge, err := softDeletedOnly(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ttl, err := a.lifetime(q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	now := a.now()
+	change := softDelete(now, ttl)
+	if purge {
+		change = schedulePurge(now, ttl)
+	}
+	filter.SoftDeleted, filter.LiveAt = purge, now
+	a.bulk(w, r, filter, change)
+}
+
+func (a *api) restoreBuffers(w http.ResponseWriter, r *http.Request) {
+	if !a.versionOK(w, r) {
+		return
+	}
+	filter, err := parseFilter(r.URL.Query())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	now := a.now()
+	filter.SoftDeleted, filter.LiveAt = true, now
+	a.bulk(w, r, filter, restore(now, a.lifecycle.RestoreGrace))
+}
+
+// Bulk operations walk the list a page at a time and change each buffer with a few
+// requests in flight.
+const (
+	bulkPage   = 1000
+	bulkFanOut = 8
+)
+
+// bulk applies change to every buffer filter selects and answers the count changed.
+// Buffers that changed state meanwhile are skipped, not failures. Stopped halfway
+// (its time ran out), it answers the error; a rerun picks up the rest, since changed
+// buffers no longer match.
+func (a *api) bulk(w http.ResponseWriter, r *http.Request, filter model.Filter, change func(model.Buffer) (model.Buffer, error)) {
+	ctx := r.Context()
+	changed := 0
+	q := model.ListQuery{Filter: filter, Limit: bulkPage}
+	for {
+		page, err := a.store.List(ctx, q)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		results := make([]bool, len(page.Items))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(bulkFanOut)
+		for i, b := range page.Items {
+			g.Go(func() error {
+				_, err := a.store.Modify(gctx, b.ID, change)
+				var se stateError
+				switch {
+				case err == nil:
+					results[i] = true
+				case errors.As(err, &se), errors.Is(err, model.ErrNotFound):
+				default:
+					return fmt.Errorf("buffer %s: %w", b.ID, err)
+				}
+				return nil
+			})
+		}
+		err = g.Wait()
+		for _, ok := range results {
+			if ok {
+				changed++
+			}
+		}
+		if err != nil {
+			a.log.Warn("bulk lifecycle change stopped", "changed", changed, "err", err)
+			a.fail(w, r, err)
+			return
+		}
+		if page.Continuation == "" {
+			break
+		}
+		q.Continuation = page.Continuation
+	}
+	writeCount(w, changed)
+}
+
+func writeCount(w http.ResponseWriter, n int) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, strconv.Itoa(n))
+}
