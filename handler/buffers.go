@@ -21,20 +21,44 @@ import (
 // zero "createdAt"; both are accepted and replaced, and so is a client "etag".
 // Any other field is refused.
 type createRequest struct {
-	ID        string            `json:"id"`
-	CreatedAt *time.Time        `json:"createdAt"`
-	Location  string            `json:"location"`
-	Tags      map[string]string `json:"tags"`
-	ETag      string            `json:"etag"`
-	ExpiresAt *time.Time        `json:"expiresAt"`
+	ID        string     `json:"id"`
+	CreatedAt *time.Time `json:"createdAt"`
+	Location  string     `json:"location"`
+	Tags      tagSet     `json:"tags"`
+	ETag      string     `json:"etag"`
+	ExpiresAt *time.Time `json:"expiresAt"`
 }
 
 // updateRequest is the body of PUT /buffers/{id}. Like Tyger's BufferUpdate, it
 // ignores unknown fields; absent or null tags clear all tags.
 type updateRequest struct {
-	ID        string            `json:"id"`
-	Tags      map[string]string `json:"tags"`
-	ExpiresAt *time.Time        `json:"expiresAt"`
+	ID        string     `json:"id"`
+	Tags      tagSet     `json:"tags"`
+	ExpiresAt *time.Time `json:"expiresAt"`
+}
+
+// tagSet is a request's tags. encoding/json would read a null value as "", quietly
+// storing something the client did not send; a null value is refused instead.
+type tagSet map[string]string
+
+func (t *tagSet) UnmarshalJSON(data []byte) error {
+	var raw map[string]*string
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if raw == nil {
+		*t = nil
+		return nil
+	}
+	tags := make(tagSet, len(raw))
+	for k, v := range raw {
+		if v == nil {
+			return fmt.Errorf("tag %q has a null value; values are strings", k)
+		}
+		tags[k] = *v
+	}
+	*t = tags
+	return nil
 }
 
 type metadataResponse struct {

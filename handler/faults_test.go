@@ -254,6 +254,7 @@ func TestTableFaultsMidWriteLeaveNoHalfWrittenRecord(t *testing.T) {
 			proxy.mode.Store(c.mode)
 			ops := rounds(30, 400)
 			type state struct {
+				busy     sync.Mutex          // one write per buffer at a time, so acknowledgements are ordered
 				acked    map[string]string   // tags of the last acknowledged write
 				possible []map[string]string // tags of unacknowledged writes since
 				etag     string
@@ -288,6 +289,7 @@ func TestTableFaultsMidWriteLeaveNoHalfWrittenRecord(t *testing.T) {
 							mu.Unlock()
 							continue
 						}
+						st.busy.Lock()
 						mu.Lock()
 						etag := st.etag
 						st.possible = append(st.possible, tags)
@@ -308,6 +310,7 @@ func TestTableFaultsMidWriteLeaveNoHalfWrittenRecord(t *testing.T) {
 							t.Errorf("update %s: %v", target, a)
 						}
 						mu.Unlock()
+						st.busy.Unlock()
 					}
 				})
 			}

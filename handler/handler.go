@@ -107,8 +107,12 @@ func New(opts Options) (http.Handler, error) {
 // router registers full paths on the root router: gorilla/mux answers a wrong method
 // with 405 there, where a PathPrefix subrouter could answer 404. The literal
 // buffers/count comes before buffers/{id}, as the Functions host also prefers it.
+//
+// Paths are matched as sent: not cleaned (mux would answer `..` and `//` with a
+// redirect elsewhere) and not unescaped (so an encoded slash cannot turn one path
+// segment into two). Anything that is not exactly a route is 404.
 func (a *api) router() *mux.Router {
-	r := mux.NewRouter()
+	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
 	r.HandleFunc("/api/metadata", a.metadata).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers", a.createBuffer).Methods(http.MethodPost)
 	r.HandleFunc("/api/buffers", a.listBuffers).Methods(http.MethodGet)

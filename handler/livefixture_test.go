@@ -74,8 +74,14 @@ func (f *apiFixture) try(method, path, body string, header ...string) answer {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return f.send(req)
+}
+
+// send does req without following redirects: a redirect is an answer to check.
+func (f *apiFixture) send(req *http.Request) answer {
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return answer{err: err, elapsed: time.Since(start)}
 	}
