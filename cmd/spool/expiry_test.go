@@ -110,15 +110,16 @@ func TestFaultsAccessURLExpiringMidTransferIsRenewedFromAnIDOrAFileButNotALitera
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	// Every transfer below lasts about 1.5 URL lifetimes, paced in 32 steps.
+	// Every transfer below lasts about 1.5 URL lifetimes.
 	size := int64(8 << 20)
 	if soak() {
 		size = 64 << 20
 	}
 	data := generated(t, size)
 	span := lifetime * 3 / 2
-	pause := span / 32
-	piece := len(data) / 32
+	// One blob per pause, both ways: the reader's output gets one write per blob.
+	const piece = 256 << 10
+	pause := span / time.Duration(len(data)/piece)
 
 	// From a buffer ID: the CLI asks the handler again when storage refuses the URL.
 	id := createBuffer(t)
