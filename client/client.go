@@ -150,6 +150,8 @@ type ListOptions struct {
 	ExcludeTags map[string]string // a buffer with any of these pairs is left out
 	// Limit is the page size to ask for; 0 leaves it to the server.
 	Limit int
+	// SoftDeleted selects deleted (still restorable) buffers instead of live ones.
+	SoftDeleted bool
 }
 
 // ListBuffers fetches the first page of buffers.
@@ -160,13 +162,7 @@ func (c *Client) ListBuffers(ctx context.Context, opts ListOptions) (model.Buffe
 	if err := ValidateTags(opts.ExcludeTags); err != nil {
 		return model.BufferList{}, fmt.Errorf("exclude tags: %w", err)
 	}
-	q := url.Values{}
-	for k, v := range opts.Tags {
-		q.Set("tag["+k+"]", v)
-	}
-	for k, v := range opts.ExcludeTags {
-		q.Set("excludeTag["+k+"]", v)
-	}
+	q := filterQuery(opts)
 	if opts.Limit > 0 {
 		q.Set("limit", strconv.Itoa(opts.Limit))
 	}

@@ -33,7 +33,7 @@ var (
 	ttlPattern = regexp.MustCompile(`^(?:(\d{1,7})\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$`)
 	daysOnly   = regexp.MustCompile(`^\d{1,7}$`)
 	// tag[key] and excludeTag[key] query parameters.
-	tagParamPattern = regexp.MustCompile(`^(tag|excludeTag)\[(.*)\]$`)
+	tagParamPattern = regexp.MustCompile(`(?s)^(tag|excludeTag)\[(.*)\]$`)
 )
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -203,6 +203,9 @@ func nextLink(f model.Filter, limit int, continuation string) string {
 	}
 	for k, v := range f.ExcludeTags {
 		q.Set("excludeTag["+k+"]", v)
+	}
+	if f.SoftDeleted {
+		q.Set("softDeleted", "true")
 	}
 	q.Set("limit", strconv.Itoa(limit))
 	q.Set("_ct", continuation)

@@ -30,14 +30,17 @@ func checkedTags(flag string, tags map[string]string) (map[string]string, error)
 func createCommand() command {
 	return command{
 		name:    "create",
-		args:    "[--tag KEY=VALUE]... [--full-resource]",
+		args:    "[--tag KEY=VALUE]... [--ttl D.HH:MM:SS] [--full-resource]",
 		summary: "create a buffer and print its ID",
 		about: `Creates an empty buffer and prints its ID, or its whole record as JSON with
---full-resource. Write to it with 'spool buffer write ID'.`,
+--full-resource. Write to it with 'spool buffer write ID'. With --ttl the buffer
+expires that long from now: it is then soft-deleted (restorable for a while, see
+'spool buffer restore') and later purged.`,
 		example: "  spool buffer create --tag team=vision --tag run=42\n  ID=$(spool buffer create) && spool buffer gen 1G | spool buffer write $ID",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			tags := tagFlag(fs, "tag", "a tag to set, `KEY=VALUE`; repeatable, or comma-separated")
 			full := fs.Bool("full-resource", false, "print the buffer's JSON record instead of its ID")
+			ttl := ttlFlag(fs, "how long until the buffer expires, `D.HH:MM:SS` (default: never)")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
@@ -46,11 +49,15 @@ func createCommand() command {
 				if err != nil {
 					return err
 				}
+				expiresAt, err := expiryFrom(fs, *ttl)
+				if err != nil {
+					return err
+				}
 				c, err := a.client()
 				if err != nil {
 					return err
 				}
-				b, err := c.CreateBuffer(ctx, client.CreateRequest{Tags: t})
+				b, err := c.CreateBuffer(ctx, client.CreateRequest{Tags: t, ExpiresAt: expiresAt})
 				if err != nil {
 					return err
 				}
@@ -67,11 +74,14 @@ func createCommand() command {
 func showCommand() command {
 	return command{
 		name:    "show",
-		args:    "ID",
+		args:    "ID [--soft-deleted]",
 		summary: "print a buffer's record as JSON",
-		about:   "Prints the buffer's record (ID, creation time, location, tags, etag, expiry) as JSON.",
+		about: `Prints the buffer's record (ID, creation time, location, tags, etag, expiry) as JSON.
+With --soft-deleted it shows a deleted buffer instead (its expiry is when it will be
+purged).`,
 		example: "  spool buffer show yf4sx2aqzitepjhmxjhanomn5e",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
+			deleted := fs.Bool("soft-deleted", false, "show a soft-deleted buffer")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 1, "the buffer ID"); err != nil {
 					return err
@@ -80,7 +90,11 @@ func showCommand() command {
 				if err != nil {
 					return err
 				}
-				b, err := c.GetBuffer(ctx, args[0])
+				get := c.GetBuffer
+				if *deleted {
+					get = c.GetDeletedBuffer
+				}
+				b, err := get(ctx, args[0])
 				if err != nil {
 					return err
 				}
@@ -93,23 +107,33 @@ func showCommand() command {
 func setCommand() command {
 	return command{
 		name:    "set",
-		args:    "ID --tag KEY=VALUE... [--etag ETAG]",
-		summary: "replace a buffer's tags",
+		args:    "ID [--tag KEY=VALUE...] [--ttl D.HH:MM:SS] [--etag ETAG] [--soft-deleted]",
+		summary: "replace a buffer's tags, or set when it expires",
 		about: `Replaces ALL of the buffer's tags with the ones given (tags not named are
 removed) and prints the updated record. With --etag the change is made only if the
-buffer is unchanged since the 'show' that printed that etag.`,
+buffer is unchanged since the 'show' that printed that etag.
+
+--ttl sets the buffer to expire that long from now (with no --tag the tags stay as
+they are). With --soft-deleted it changes a deleted buffer, whose expiry is when it
+is purged.`,
 		example: "  spool buffer set yf4sx2aqzitepjhmxjhanomn5e --tag team=vision --tag stage=done --etag 1234567",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			tags := tagFlag(fs, "tag", "a tag of the new set, `KEY=VALUE`; repeatable, or comma-separated")
 			etag := fs.String("etag", "", "fail unless the buffer still has this `ETAG`")
+			ttl := ttlFlag(fs, "expire the buffer this long from now, `D.HH:MM:SS` (0: now)")
+			deleted := fs.Bool("soft-deleted", false, "change a soft-deleted buffer")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 1, "the buffer ID"); err != nil {
 					return err
 				}
-				if len(*tags) == 0 {
-					return usagef("", "give the new tags with --tag KEY=VALUE: set replaces all of the buffer's tags")
+				if len(*tags) == 0 && !fs.Changed("ttl") {
+					return usagef("", "give the new tags with --tag KEY=VALUE (set replaces all of the buffer's tags), or a new expiry with --ttl")
 				}
 				t, err := checkedTags("tag", *tags)
+				if err != nil {
+					return err
+				}
+				expiresAt, err := expiryFrom(fs, *ttl)
 				if err != nil {
 					return err
 				}
@@ -117,7 +141,24 @@ buffer is unchanged since the 'show' that printed that etag.`,
 				if err != nil {
 					return err
 				}
-				b, err := c.SetBuffer(ctx, args[0], t, *etag)
+				ch := client.Change{Tags: t, ExpiresAt: expiresAt, SoftDeleted: *deleted, ETag: *etag}
+				if len(*tags) == 0 {
+					// Only the expiry changes: keep the tags as read, and make sure
+					// they are still the tags when the change lands.
+					get := c.GetBuffer
+					if *deleted {
+						get = c.GetDeletedBuffer
+					}
+					cur, err := get(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					if *etag != "" && *etag != cur.ETag {
+						return fmt.Errorf("buffer %s has changed since etag %s (it is now %s)", args[0], *etag, cur.ETag)
+					}
+					ch.Tags, ch.ETag = cur.Tags, cur.ETag
+				}
+				b, err := c.UpdateBuffer(ctx, args[0], ch)
 				if err != nil {
 					return err
 				}
@@ -130,16 +171,18 @@ buffer is unchanged since the 'show' that printed that etag.`,
 func listCommand() command {
 	return command{
 		name:    "list",
-		args:    "[--tag KEY=VALUE]... [--exclude-tag KEY=VALUE]... [--limit N]",
+		args:    "[--tag KEY=VALUE]... [--exclude-tag KEY=VALUE]... [--limit N] [--soft-deleted]",
 		summary: "list buffers as a JSON array",
 		about: fmt.Sprintf(`Prints the buffers that carry every --tag pair and none of the --exclude-tag
 pairs, newest first, as a JSON array. Without --limit at most %d are printed, with
-a warning on stderr when there are more.`, defaultListMax),
+a warning on stderr when there are more. --soft-deleted lists deleted buffers that
+can still be restored instead of live ones.`, defaultListMax),
 		example: "  spool buffer list --tag team=vision --exclude-tag stage=done --limit 20",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			tags := tagFlag(fs, "tag", "only buffers with this tag, `KEY=VALUE`; repeatable, or comma-separated")
 			exclude := tagFlag(fs, "exclude-tag", "leave out buffers with this tag, `KEY=VALUE`; repeatable")
 			limit := fs.IntP("limit", "l", defaultListMax, "print at most `N` buffers")
+			deleted := fs.Bool("soft-deleted", false, "list soft-deleted buffers instead of live ones")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
@@ -159,7 +202,7 @@ a warning on stderr when there are more.`, defaultListMax),
 				if err != nil {
 					return err
 				}
-				items, truncated, err := c.ListAllBuffers(ctx, client.ListOptions{Tags: t, ExcludeTags: x}, *limit)
+				items, truncated, err := c.ListAllBuffers(ctx, client.ListOptions{Tags: t, ExcludeTags: x, SoftDeleted: *deleted}, *limit)
 				if err != nil {
 					return err
 				}

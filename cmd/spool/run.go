@@ -29,6 +29,9 @@ type app struct {
 	stdout, stderr io.Writer
 	// serverURL is the --server-url given before the command, if any.
 	serverURL string
+	// answersFromStdin lets a test answer confirmation prompts through a stdin that
+	// is not a terminal.
+	answersFromStdin bool
 }
 
 // command is one `spool buffer` subcommand.
@@ -47,6 +50,7 @@ func commands() []command {
 	return []command{
 		createCommand(), showCommand(), setCommand(), listCommand(), accessCommand(),
 		writeCommand(), readCommand(), genCommand(),
+		lifecycleCommand(client.Delete), lifecycleCommand(client.Restore), lifecycleCommand(client.Purge),
 	}
 }
 
