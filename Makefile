@@ -70,7 +70,7 @@ FUZZ_TARGETS := \
 	./handler/:FuzzTagValidation ./handler/:FuzzListQuery ./handler/:FuzzCreateBody ./handler/:FuzzUpdateBody \
 	./client/:FuzzParseSize ./client/:FuzzValidateTags ./client/:FuzzResolveBuffer \
 	./cmd/spool/:FuzzTagFlag \
-	./tablestore/:FuzzDecodeContinuation ./tablestore/:FuzzODataQuote \
+	./tablestore/:FuzzDecodeContinuation ./tablestore/:FuzzODataQuote ./tablestore/:FuzzTagPartition \
 	./client/transfer/:FuzzBlobPath
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
