@@ -41,17 +41,25 @@ bench-api: deps
 	$(GO) test -run '^$$' -bench 'ListEmptyStore$$|ListRareTag/others-untagged|Create|Show|Set' -timeout 30m ./tablestore/
 	$(GO) test -run '^$$' -bench API -benchtime 200x ./handler/
 
-# The Functions app folder that `func start` runs: host.json, one folder per
-# function, and the Linux handler binary.
+# The Functions app folder that `func start` (or `func azure functionapp publish`)
+# runs: host.json, one folder per function, the static Linux handler binary, and the
+# .funcignore that keeps anything else out of a publish.
+STAGE_DIR ?= stage
+DIST_DIR ?= dist
+FUNCTION_DIRS := $(notdir $(wildcard functions/*))
 stage: FORCE
-	rm -rf stage && mkdir -p stage
-	cp host.json stage/
-	cp -r functions/* stage/
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o stage/handler ./cmd/handler
+	rm -rf $(STAGE_DIR) && mkdir -p $(STAGE_DIR)
+	cp host.json .funcignore $(STAGE_DIR)/
+	cp -r $(addprefix functions/,$(FUNCTION_DIRS)) $(STAGE_DIR)/
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $(STAGE_DIR)/handler ./cmd/handler
+	chmod 0755 $(STAGE_DIR)/handler
 
+# The zip to deploy: exactly host.json, the function folders and the handler. Info-ZIP
+# records Unix modes, so the handler keeps its run bit (the host execs it as is);
+# -X leaves out owner and extra timestamps. cmd/handler/package_test.go checks it.
 package: stage
-	mkdir -p dist && rm -f dist/spool-functions.zip
-	cd stage && zip -q -r ../dist/spool-functions.zip .
+	mkdir -p $(DIST_DIR) && rm -f $(DIST_DIR)/spool-functions.zip
+	cd $(STAGE_DIR) && zip -q -X -r $(abspath $(DIST_DIR))/spool-functions.zip host.json handler $(FUNCTION_DIRS)
 
 # RELIABILITY.md, written by the tests themselves: every fault or attack a test tries
 # is recorded as a row (internal/reliability), then rendered. The report is written
