@@ -64,6 +64,17 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
   name: 'default'
 }
 
+// spool's tables (tablestore): records, the order and tag indexes, and the expiry
+// index the SweepExpired timer reads. The handler would create them on first start;
+// declaring them keeps the deployment complete and lets the identity do without
+// table-creation rights in future.
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+  for table in ['buffers', 'bufferorder', 'buffertags', 'bufferexpiry']: {
+    parent: tableService
+    name: '${recordsTablePrefix}${table}'
+  }
+]
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: '${appName}-plan'
   location: location
@@ -102,8 +113,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
       }
-      // Flex Consumption takes the worker runtime from here; it refuses the
-      // FUNCTIONS_WORKER_RUNTIME app setting that other plans use for custom handlers.
+      // Flex Consumption takes the worker runtime from here: this is its form of
+      // FUNCTIONS_WORKER_RUNTIME=custom, an app setting the plan refuses.
       runtime: {
         name: 'custom'
         version: '1.0'
