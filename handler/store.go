@@ -24,7 +24,7 @@ type Store interface {
 	// Count counts the buffers the filter selects.
 	Count(ctx context.Context, f model.Filter) (int, error)
 	// Delete removes a record and its index entries (used to undo a create whose
-	// container could not be made, and later by purge).
+	// container could not be made; the sweep uses Purge).
 	Delete(ctx context.Context, id string) error
 
 	// Modify reads the record, applies change and swaps the result in, retrying on a
