@@ -181,3 +181,29 @@ func TestExpiredDropsAPurgingEntryWhoseRecordIsGone(t *testing.T) {
 		t.Fatalf("%d expiry entries left pointing at nothing", n)
 	}
 }
+
+func TestExpiredDropsAStaleEntryButKeepsAFreshPendingOneWhoseInsertIsInFlight(t *testing.T) {
+	s := newStore(t, tablestore.Options{})
+	ctx := context.Background()
+	b := insertExpiring(t, s, base, base.Add(5*time.Hour), nil)
+	// A write that moved the expiry but crashed before removing the old entry.
+	stale := b
+	old := base.Add(time.Hour)
+	stale.ExpiresAt = &old
+	entity, _ := tablestore.CopyEntity("due", tablestore.ExpiryRowKey(old, b.ID), stale, false)
+	if _, err := s.ExpiryTable().AddEntity(ctx, entity, nil); err != nil {
+		t.Fatal(err)
+	}
+	// An insert that has marked its entry but not yet added its record.
+	inFlight := model.Buffer{ID: newID(), CreatedAt: base, Tags: map[string]string{}, ExpiresAt: &old}
+	entity, _ = tablestore.CopyEntity("due", tablestore.ExpiryRowKey(old, inFlight.ID), inFlight, true)
+	if _, err := s.ExpiryTable().AddEntity(ctx, entity, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Expired(ctx, base.Add(2*time.Hour), 10); err != nil || len(got) != 0 {
+		t.Fatalf("expired = %s, %v; want none", ids(got), err)
+	}
+	if n := countEntities(t, s.ExpiryTable()); n != 2 {
+		t.Fatalf("%d expiry entries, want the buffer's own and the in-flight insert's", n)
+	}
+}
