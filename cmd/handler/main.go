@@ -40,6 +40,9 @@ func run(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	opts.Logger = logger
+	if opts.Lifecycle, err = handler.LifecycleFromEnv(os.Getenv); err != nil {
+		return err
+	}
 	h, err := handler.New(opts)
 	if err != nil {
 		return err
