@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,39 @@ func TestLifecycleCommandsNeedExactlyOneSelection(t *testing.T) {
 		if r := runCLI(t, "", args...); r.code != exitUsage {
 			t.Errorf("%v: %+v", args, r)
 		}
+	}
+}
+
+func TestAPurgedBufferIsGoneAfterTheSweepAndItsOldURLReadsNothing(t *testing.T) {
+	liveServer(t)
+	id := createBuffer(t)
+	if r := runWithInput(context.Background(), strings.NewReader("hello"), "buffer", "write", id); r.code != 0 {
+		t.Fatalf("write: %+v", r)
+	}
+	access := runCLI(t, "", "buffer", "access", id)
+	if access.code != 0 {
+		t.Fatalf("access: %+v", access)
+	}
+	if r := runCLI(t, "", "buffer", "delete", id); r.code != 0 {
+		t.Fatalf("delete: %+v", r)
+	}
+	// Tyger's way to purge one buffer: its purge time set to now.
+	if r := runCLI(t, "", "buffer", "set", id, "--soft-deleted", "--ttl", "0"); r.code != 0 {
+		t.Fatalf("set --soft-deleted --ttl 0: %+v", r)
+	}
+	// The timer tick the Functions host would post within the minute.
+	resp, err := http.Post(stack.server.URL+"/SweepExpired", "application/json", strings.NewReader(`{"Data":{},"Metadata":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sweep: %d", resp.StatusCode)
+	}
+	if _, r := showJSON(t, id, "--soft-deleted"); r.code == 0 {
+		t.Fatalf("show --soft-deleted after the purge: %+v", r)
+	}
+	if r := runCLI(t, "", "buffer", "read", strings.TrimSpace(access.stdout)); r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
+		t.Fatalf("reading a purged buffer's old URL: %+v", r)
 	}
 }
