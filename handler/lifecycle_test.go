@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"spool/internal/model"
+	"spool/internal/reliability"
 )
 
 // testClock is a fake clock the tests move by hand.
@@ -419,6 +420,12 @@ func TestASweepStoppedHalfwayIsFinishedByTheNextAndLeavesNothingPointingAtNothin
 		containers = &flakyContainers{Containers: o.Containers}
 		o.Store, o.Containers = store, containers
 		o.Lifecycle = LifecycleOptions{SoftDeletedLifetime: time.Hour, SweepBatch: 3}
+	})
+	reliability.Record(t, reliability.Row{
+		Area:    "lifecycle",
+		Fault:   "expiry sweep stopped halfway (store failing after N changes, container deletions failing) and rerun",
+		Tries:   8,
+		Outcome: "reruns finish every soft delete and purge; no index entry without its record, no visible record without its container",
 	})
 	expiry := f.clock.Now().Add(time.Minute).Format(time.RFC3339Nano)
 	var ids []string
