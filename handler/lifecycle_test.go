@@ -504,3 +504,19 @@ func deadBlobs(t *testing.T) *BlobContainers {
 	}
 	return bc
 }
+
+func TestTheTimerIsServedWithoutAPrincipalWhereEveryAPIRouteNeedsOne(t *testing.T) {
+	f := &apiFixture{store: newFakeStore(), containers: newFakeContainers()}
+	f.serve(t, Options{Store: f.store, Containers: f.containers, RequirePrincipal: true})
+	resp, err := http.Post(strings.TrimSuffix(f.base, "/api")+"/"+SweepFunction, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("timer invocation without a principal: %d", resp.StatusCode)
+	}
+	if got := f.do(t, http.MethodGet, "/healthz", nil).status; got != http.StatusUnauthorized {
+		t.Errorf("healthz without a principal: %d", got)
+	}
+}
