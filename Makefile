@@ -90,7 +90,7 @@ fuzz:
 # Long variants of the reliability tests (more rounds, more racing writers; data-plane
 # faults at 256 MiB, stalls past the engine's 60 s limits, real 30 s access URLs).
 soak: deps
-	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Concurrent|Racing|Fault|Soak' ./handler/
+	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Concurrent|Racing|TableFaults|Stalled|Killed' ./handler/
 	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run '^TestFaults' ./cmd/spool/
 
 clean:
