@@ -16,7 +16,7 @@ import (
 
 // Limits from Tyger's API.
 const (
-	maxTags        = 100
+	maxTags        = model.MaxTags
 	defaultLimit   = 20
 	maxLimit       = 2000
 	defaultTTL     = time.Hour
@@ -26,9 +26,6 @@ const (
 )
 
 var (
-	idPattern       = regexp.MustCompile(`^[a-z2-7]{26}$`)
-	tagKeyPattern   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-	tagValuePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{0,256}$`)
 	// A .NET TimeSpan as Tyger's CLI sends it: D, D.HH:MM[:SS[.fffffff]] or HH:MM[:SS].
 	ttlPattern = regexp.MustCompile(`^(?:(\d{1,7})\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$`)
 	daysOnly   = regexp.MustCompile(`^\d{1,7}$`)
@@ -48,17 +45,17 @@ func newID() string {
 
 // validID reports whether id could have been made by newID; anything else cannot
 // exist, so it is answered 404 without touching storage.
-func validID(id string) bool { return idPattern.MatchString(id) }
+func validID(id string) bool { return model.ValidID(id) }
 
 func validateTags(tags map[string]string) error {
 	if len(tags) > maxTags {
 		return invalidInput(fmt.Sprintf("No more than %d tags can be set on a buffer", maxTags))
 	}
 	for k, v := range tags {
-		if !tagKeyPattern.MatchString(k) {
+		if !model.ValidTagKey(k) {
 			return invalidInput(fmt.Sprintf("Tag key %q is invalid: it must be 1-128 letters, digits, '-', '_' or '.'", k))
 		}
-		if !tagValuePattern.MatchString(v) {
+		if !model.ValidTagValue(v) {
 			return invalidInput(fmt.Sprintf("Tag value %q of key %q is invalid: it must be 0-256 letters, digits, '-', '_' or '.'", v, k))
 		}
 	}
@@ -105,7 +102,7 @@ func parseFilter(q url.Values) (model.Filter, error) {
 		if len(vs) != 1 || strings.Contains(vs[0], ",") {
 			return f, invalidInput(fmt.Sprintf("The filter %s[%s] was given more than once.", kind, tagKey))
 		}
-		if !tagKeyPattern.MatchString(tagKey) || !tagValuePattern.MatchString(vs[0]) {
+		if !model.ValidTagKey(tagKey) || !model.ValidTagValue(vs[0]) {
 			return f, invalidInput(fmt.Sprintf("The filter %s[%s]=%s is not a valid tag.", kind, tagKey, vs[0]))
 		}
 		target := &f.Tags
