@@ -93,34 +93,35 @@ func readBody(w http.ResponseWriter, r *http.Request, v any, strict bool) error 
 	return nil
 }
 
-// versionOK checks api-version (missing means 1.0) and answers 400 when it is unknown.
-func (a *api) versionOK(w http.ResponseWriter, r *http.Request) bool {
-	if err := checkAPIVersion(r.URL.Query()); err != nil {
-		writeJSON(w, http.StatusBadRequest, struct {
-			Error       model.ErrorInfo `json:"error"`
-			APIVersions []string        `json:"apiVersions"`
-		}{
-			Error:       model.ErrorInfo{Code: codeUnsupportedVersion, Message: "The HTTP resource does not support the API version given: " + err.Error()},
-			APIVersions: []string{currentVersion},
-		})
-		return false
-	}
-	return true
+// requireAPIVersion checks api-version on every /api route (missing means 1.0) and
+// answers 400 when it is unknown. The timer's path is the host's, not the API's.
+func (a *api) requireAPIVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := checkAPIVersion(r.URL.Query()); err != nil {
+			writeJSON(w, http.StatusBadRequest, struct {
+				Error       model.ErrorInfo `json:"error"`
+				APIVersions []string        `json:"apiVersions"`
+			}{
+				Error:       model.ErrorInfo{Code: codeUnsupportedVersion, Message: "The HTTP resource does not support the API version given: " + err.Error()},
+				APIVersions: []string{currentVersion},
+			})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // metadata is anonymous: it tells Tyger's CLI which API versions exist and, by giving
 // no authority, that no login is needed.
 func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	writeJSON(w, http.StatusOK, metadataResponse{APIVersions: []string{currentVersion}})
 }
 
 func (a *api) createBuffer(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	var req createRequest
 	if err := readBody(w, r, &req, true); err != nil {
 		a.fail(w, r, err)
@@ -188,9 +189,6 @@ func (a *api) create(ctx context.Context, b model.Buffer) (model.Buffer, error) 
 }
 
 func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	id := mux.Vars(r)["id"]
 	if !validID(id) {
 		a.fail(w, r, model.ErrNotFound)
@@ -210,9 +208,6 @@ func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	id := mux.Vars(r)["id"]
 	if !validID(id) {
 		a.fail(w, r, model.ErrNotFound)
@@ -259,9 +254,6 @@ func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listBuffers(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	q := r.URL.Query()
 	filter, err := parseFilter(q)
 	if err != nil {
@@ -304,9 +296,6 @@ func (a *api) listBuffers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) countBuffers(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	filter, err := parseFilter(r.URL.Query())
 	if err != nil {
 		a.fail(w, r, err)
@@ -324,9 +313,6 @@ func (a *api) countBuffers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) accessBuffer(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	id := mux.Vars(r)["id"]
 	if !validID(id) {
 		a.fail(w, r, model.ErrNotFound)

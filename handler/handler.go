@@ -126,6 +126,7 @@ func (a *api) router() *mux.Router {
 	r.HandleFunc("/api/buffers/{id}/restore", a.restoreBuffer).Methods(http.MethodPost)
 	r.HandleFunc("/api/healthz", a.healthz).Methods(http.MethodGet)
 	r.HandleFunc(sweepPath, a.sweepTimer).Methods(http.MethodPost)
+	r.Use(a.requireAPIVersion)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "The resource was not found")
 	})

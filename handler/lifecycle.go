@@ -170,9 +170,6 @@ func (a *api) transition(w http.ResponseWriter, r *http.Request, change func(mod
 // deleteBuffer soft-deletes a live buffer, or with softDeleted=true moves a
 // soft-deleted buffer's purge time (ttl=0 is the CLI's purge).
 func (a *api) deleteBuffer(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	q := r.URL.Query()
 	purge, err := softDeletedOnly(q)
 	if err != nil {
@@ -192,18 +189,12 @@ func (a *api) deleteBuffer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) restoreBuffer(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	a.transition(w, r, restore(a.now(), a.lifecycle.RestoreGrace))
 }
 
 // deleteBuffers is the bulk form of deleteBuffer over the buffers a tag filter selects
 // (all buffers without one); it answers how many it changed.
 func (a *api) deleteBuffers(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	q := r.URL.Query()
 	filter, err := parseFilter(q)
 	if err != nil {
@@ -230,9 +221,6 @@ func (a *api) deleteBuffers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) restoreBuffers(w http.ResponseWriter, r *http.Request) {
-	if !a.versionOK(w, r) {
-		return
-	}
 	filter, err := parseFilter(r.URL.Query())
 	if err != nil {
 		a.fail(w, r, err)
