@@ -77,7 +77,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./handler/:FuzzTagValidation ./handler/:FuzzListQuery ./handler/:FuzzCreateBody ./handler/:FuzzUpdateBody \
 	./client/:FuzzParseSize ./client/:FuzzValidateTags ./client/:FuzzResolveBuffer \
-	./cmd/spool/:FuzzTagFlag \
+	./client/cli/:FuzzTagFlag \
 	./tablestore/:FuzzDecodeContinuation ./tablestore/:FuzzODataQuote ./tablestore/:FuzzTagPartition \
 	./client/transfer/:FuzzBlobPath
 fuzz:
@@ -91,7 +91,7 @@ fuzz:
 # faults at 256 MiB, stalls past the engine's 60 s limits, real 30 s access URLs).
 soak: deps
 	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Concurrent|Racing|TableFaults|Stalled|Killed' ./handler/
-	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run '^TestFaults' ./cmd/spool/
+	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run '^TestFaults' ./client/cli/
 
 clean:
 	rm -rf bin stage dist .run

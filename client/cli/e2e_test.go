@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -86,7 +86,7 @@ func liveServer(t *testing.T) string {
 // runWithInput runs the CLI with any reader as stdin.
 func runWithInput(ctx context.Context, stdin io.Reader, args ...string) result {
 	var out, errOut bytes.Buffer
-	code := run(ctx, args, stdin, &out, &errOut)
+	code := Run(ctx, args, stdin, &out, &errOut)
 	return result{code: code, stdout: out.String(), stderr: errOut.String()}
 }
 
@@ -422,7 +422,7 @@ func TestEndToEndListPagesFollowTheHandlersNextLinks(t *testing.T) {
 func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
 	liveServer(t)
 	bin := filepath.Join(t.TempDir(), "spool")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "spool/cmd/spool").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	id := createBuffer(t)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ type result struct {
 func runCLI(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	code := Run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
 	return result{code: code, stdout: out.String(), stderr: errOut.String()}
 }
 
@@ -324,7 +324,7 @@ func TestCanceledRunSaysCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	code := run(ctx, []string{"--server-url", srv.URL + "/api", "buffer", "show", fakeID}, strings.NewReader(""), &out, &errOut)
+	code := Run(ctx, []string{"--server-url", srv.URL + "/api", "buffer", "show", fakeID}, strings.NewReader(""), &out, &errOut)
 	if code == exitOK || errOut.String() != "spool: canceled\n" {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}

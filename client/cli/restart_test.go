@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -202,7 +202,7 @@ func TestFaultsAzuriteKilledAndRestartedMidTransferResumesOrFailsCleanly(t *test
 	out := &pacedWriter{pause: 20 * time.Millisecond}
 	outage = killWhen(az, func() bool { return out.got.Load() >= int64(len(data)/3) }, downtime)
 	var errOut bytes.Buffer
-	code := run(ctx, []string{"buffer", "read", id, "--dop", "8"}, strings.NewReader(""), out, &errOut)
+	code := Run(ctx, []string{"buffer", "read", id, "--dop", "8"}, strings.NewReader(""), out, &errOut)
 	outage.during(t, time.Now(), "read")
 	read := result{code: code, stdout: out.buf.String(), stderr: errOut.String()}
 	checkRead(t, "read across a kill", read, data)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -101,7 +101,7 @@ func keepURLFileFresh(t *testing.T, path, id string, writeable bool) (stop func(
 func readSlowly(ctx context.Context, pause time.Duration, args ...string) result {
 	out := &pacedWriter{pause: pause}
 	var errOut bytes.Buffer
-	code := run(ctx, append([]string{"buffer", "read"}, args...), strings.NewReader(""), out, &errOut)
+	code := Run(ctx, append([]string{"buffer", "read"}, args...), strings.NewReader(""), out, &errOut)
 	return result{code: code, stdout: out.buf.String(), stderr: errOut.String()}
 }
 

@@ -1,4 +1,6 @@
-package main
+// Package cli is the spool command line: flag parsing, help, output and exit
+// statuses over the client library. cmd/spool only wires it to the process.
+package cli
 
 import (
 	"context"
@@ -70,9 +72,9 @@ func usagef(cmd, format string, args ...any) error {
 // errHelpShown ends a run that printed the help a user asked for.
 var errHelpShown = errors.New("help shown")
 
-// run is the whole CLI: it parses args, runs one command and returns the exit
+// Run is the whole CLI: it parses args, runs one command and returns the exit
 // status. Output goes to stdout, logs and errors to stderr.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	err := a.dispatch(ctx, args)
 	var uerr *usageError
