@@ -69,7 +69,8 @@ reliability: deps
 	mkdir -p .run && rm -f .run/reliability.jsonl
 	SPOOL_RELIABILITY_OUT=$(CURDIR)/.run/reliability.jsonl $(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) $(RELIABILITY_PKGS); \
 	status=$$?; \
-	$(GO) run ./internal/reliability/render -in .run/reliability.jsonl -out RELIABILITY.md && exit $$status
+	$(GO) run ./internal/reliability/render -in .run/reliability.jsonl -out RELIABILITY.md \
+		-generated-by "$(if $(filter 1,$(SPOOL_SOAK)),SPOOL_SOAK=1 )make reliability" && exit $$status
 
 # Each fuzz target for FUZZTIME (seed corpora also run in every `make test`).
 # One worker: the machine is shared and some packages start Azurite per process.

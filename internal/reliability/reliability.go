@@ -87,7 +87,13 @@ func defaultCommand(file, testName string) string {
 			pkg = "./" + filepath.ToSlash(rel) + "/"
 		}
 	}
-	return fmt.Sprintf("go test %s -count=1 -run '^%s$'", pkg, top)
+	cmd := fmt.Sprintf("go test %s -count=1 -run '^%s$'", pkg, top)
+	// A soak run's rows come from the long variants; say so, or the command would
+	// reproduce the short ones.
+	if os.Getenv("SPOOL_SOAK") == "1" {
+		cmd = "SPOOL_SOAK=1 " + cmd
+	}
+	return cmd
 }
 
 // moduleRoot walks up from dir to the directory holding go.mod.
