@@ -84,6 +84,11 @@ type Rule struct {
 	// Count stops the rule after it has selected this many requests; 0 means no
 	// limit.
 	Count int
+	// PerPath selects at most this many requests for any one path; 0 means no
+	// limit. A transient fault should not hit the same blob on every retry: with
+	// a steady number of requests in flight, "every Nth" can otherwise lock onto one
+	// blob and turn a transient fault into a permanent one.
+	PerPath int
 
 	// Status and RetryAfter are for Kind Status. Status defaults to 503.
 	Status     int
@@ -101,8 +106,9 @@ func (r *Rule) matches(req *http.Request) bool {
 // armedRule is a Rule with its running counters.
 type armedRule struct {
 	Rule
-	seen     int // matching requests so far
-	selected int // requests chosen for the fault
+	seen     int            // matching requests so far
+	selected int            // requests chosen for the fault
+	byPath   map[string]int // requests chosen, per path (with PerPath)
 }
 
 // Proxy forwards requests to one upstream endpoint, injecting faults.
@@ -229,9 +235,18 @@ func (p *Proxy) pick(req *http.Request) []Rule {
 		if !r.matches(req) || (r.Count > 0 && r.selected >= r.Count) {
 			continue
 		}
+		if r.PerPath > 0 && r.byPath[req.URL.Path] >= r.PerPath {
+			continue
+		}
 		r.seen++
 		if r.seen%max(r.Every, 1) == 0 {
 			r.selected++
+			if r.PerPath > 0 {
+				if r.byPath == nil {
+					r.byPath = map[string]int{}
+				}
+				r.byPath[req.URL.Path]++
+			}
 			chosen = append(chosen, r.Rule)
 		}
 	}

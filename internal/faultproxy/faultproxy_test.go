@@ -353,3 +353,22 @@ func TestRulesCombineOnOneRequest(t *testing.T) {
 		t.Fatalf("resp %v, err %v", resp, err)
 	}
 }
+
+func TestPerPathLetsARetryOfTheSameBlobThroughAfterItsQuota(t *testing.T) {
+	_, up := startUpstream(t)
+	p := startProxy(t, up.URL, Rule{Kind: Status, Method: http.MethodGet, Path: DataBlob, PerPath: 2})
+	var statuses []int
+	for range 4 {
+		resp, _, err := do(t, http.MethodGet, p.URL+"/acct/c/00/000", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses = append(statuses, resp.StatusCode)
+	}
+	if statuses[0] != 503 || statuses[1] != 503 || statuses[2] == 503 || statuses[3] == 503 {
+		t.Fatalf("statuses %v: want the first two faulted, then none", statuses)
+	}
+	if resp, _, _ := do(t, http.MethodGet, p.URL+"/acct/c/00/001", nil, nil); resp.StatusCode != 503 {
+		t.Errorf("another blob got %d: its own quota is unused", resp.StatusCode)
+	}
+}

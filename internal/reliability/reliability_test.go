@@ -19,6 +19,7 @@ func TestRecordIsANoOpWithoutTheEnvironmentVariable(t *testing.T) {
 func TestRecordAppendsOneLinePerRowWhenTheTestEnds(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "rows.jsonl")
 	t.Setenv(EnvOut, out)
+	t.Setenv("SPOOL_SOAK", "") // the default command names the short variant
 	t.Run("inner", func(t *testing.T) {
 		Record(t, Row{Area: "control plane", Fault: "x", Tries: 3, Bytes: 10, Outcome: "ok"})
 		if _, err := os.Stat(out); err == nil {
@@ -108,5 +109,13 @@ func TestReadRowsNamesTheMalformedLine(t *testing.T) {
 	_, err := ReadRows(strings.NewReader("{\"tries\":1}\n\nnot json\n"))
 	if err == nil || !strings.Contains(err.Error(), "line 3") {
 		t.Errorf("got %v", err)
+	}
+}
+
+func TestDefaultCommandOfASoakRunNamesSoak(t *testing.T) {
+	t.Setenv("SPOOL_SOAK", "1")
+	got := defaultCommand("/nowhere/x_test.go", "TestX/sub")
+	if !strings.HasPrefix(got, "SPOOL_SOAK=1 go test ") || !strings.HasSuffix(got, "-run '^TestX$'") {
+		t.Fatalf("command %q", got)
 	}
 }
