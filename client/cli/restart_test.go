@@ -166,7 +166,8 @@ func TestFaultsAzuriteKilledAndRestartedMidTransferResumesOrFailsCleanly(t *test
 		return time.Since(writeStart) > time.Second && savedSince(dir, writeStart.Add(time.Second), azuriteDBFiles[:1])
 	}, downtime)
 	write := runWithInput(ctx, in, "buffer", "write", id, "-b", block, "-f", "0", "--dop", "8")
-	outage.during(t, time.Now(), "write")
+	writeDone := time.Now()
+	outage.during(t, writeDone, "write")
 	writeOutcome := "write resumed through retries and finished"
 	if write.code != 0 {
 		checkClearError(t, "write across a kill", write)
@@ -197,8 +198,14 @@ func TestFaultsAzuriteKilledAndRestartedMidTransferResumesOrFailsCleanly(t *test
 	}
 
 	// Mid-read, with everything written saved to disk first: the output drains
-	// slowly and Azurite dies a third of the way in.
-	waitSaved(t, dir, time.Now(), azuriteDBFiles)
+	// slowly and Azurite dies a third of the way in. Azurite saves within 5 s of a
+	// change and not at all when nothing changed, so wait for a save that follows
+	// the write (the read after it may have taken longer than that), and for one
+	// more save period in case that save came just before the write's last Put.
+	waitSaved(t, dir, writeDone.Add(-time.Second), azuriteDBFiles)
+	if d := 6*time.Second - time.Since(writeDone); d > 0 {
+		time.Sleep(d)
+	}
 	out := &pacedWriter{pause: 20 * time.Millisecond}
 	outage = killWhen(az, func() bool { return out.got.Load() >= int64(len(data)/3) }, downtime)
 	var errOut bytes.Buffer
