@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -113,7 +114,7 @@ type record struct {
 // which property names cannot. A string property holds at most 64 KiB, so long tag
 // sets continue in Tags1, Tags2, ...
 const (
-	tagsChunkBytes = 16 << 10 // ≤ 16 Ki UTF-16 units (32 KiB) whatever the text
+	tagsChunkBytes = 16 << 10 // ASCII (see asciiJSON): 16 Ki UTF-16 units, 32 KiB
 	maxTagsChunks  = 24       // ≤ 768 KiB of strings: below the 1 MiB entity limit
 )
 
@@ -157,6 +158,7 @@ func bufferProperties(b model.Buffer) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding tags: %w", err)
 	}
+	tagsJSON = asciiJSON(tagsJSON)
 	props := map[string]any{
 		"ID":        b.ID,
 		"CreatedAt": b.CreatedAt.UTC().Format(time.RFC3339Nano),
@@ -179,13 +181,29 @@ func bufferProperties(b model.Buffer) (map[string]any, error) {
 			return nil, fmt.Errorf("tags of buffer %s take more than %d bytes", b.ID, maxTagsChunks*tagsChunkBytes)
 		}
 		cut := min(len(tagsJSON), tagsChunkBytes)
-		for cut < len(tagsJSON) && !utf8.RuneStart(tagsJSON[cut]) {
-			cut--
-		}
 		props[tagsProperty(n)] = string(tagsJSON[:cut])
 		tagsJSON = tagsJSON[cut:]
 	}
 	return props, nil
+}
+
+// asciiJSON rewrites every non-ASCII character of a JSON text as a \u escape.
+// Azurite can corrupt a multi-byte character that straddles a chunk of the request
+// body it reads (seen with long tag sets: one character in a few hundred KB became
+// two U+FFFD). Pure ASCII cannot be split that way, and it lets a chunk be cut at any
+// byte.
+func asciiJSON(text []byte) []byte {
+	out := make([]byte, 0, len(text))
+	for _, r := range string(text) {
+		if r < utf8.RuneSelf {
+			out = append(out, byte(r))
+			continue
+		}
+		for _, unit := range utf16.Encode([]rune{r}) {
+			out = fmt.Appendf(out, `\u%04x`, unit)
+		}
+	}
+	return out
 }
 
 func tagsProperty(n int) string {
