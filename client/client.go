@@ -1,6 +1,6 @@
-// Package client talks to spool's control plane (the Tyger-compatible /buffers API)
-// and turns a command-line buffer argument into an access source for the transfer
-// engine in client/transfer.
+// Package client is the REST client of spool's control plane, the Tyger-compatible
+// /buffers API: records, tags, lifecycle and access URLs. It moves no data (that is
+// client/transfer) and knows nothing of the command line (client/cli).
 package client
 
 import (
@@ -113,34 +113,24 @@ func (c *Client) CreateBuffer(ctx context.Context, req CreateRequest) (model.Buf
 	return b, nil
 }
 
-// GetBuffer returns one buffer's record.
-func (c *Client) GetBuffer(ctx context.Context, id string) (model.Buffer, error) {
-	if err := ValidateID(id); err != nil {
-		return model.Buffer{}, err
-	}
-	var b model.Buffer
-	err := c.do(ctx, call{method: http.MethodGet, path: "/buffers/" + id, bufferID: id}, &b)
-	return b, err
+// GetOptions selects which record GetBuffer reads.
+type GetOptions struct {
+	// SoftDeleted reads a soft-deleted (still restorable) buffer instead of a live
+	// one.
+	SoftDeleted bool
 }
 
-// SetBuffer REPLACES the buffer's tags with tags (nil or empty clears them). A
-// non-empty etag is sent as If-Match, so the update fails with a 412 *APIError when
-// the buffer changed since that etag was read.
-func (c *Client) SetBuffer(ctx context.Context, id string, tags map[string]string, etag string) (model.Buffer, error) {
+// GetBuffer returns one buffer's record.
+func (c *Client) GetBuffer(ctx context.Context, id string, opts GetOptions) (model.Buffer, error) {
 	if err := ValidateID(id); err != nil {
 		return model.Buffer{}, err
 	}
-	if err := ValidateTags(tags); err != nil {
-		return model.Buffer{}, err
+	cl := call{method: http.MethodGet, path: "/buffers/" + id, bufferID: id}
+	if opts.SoftDeleted {
+		cl.query = url.Values{"softDeleted": {"true"}}
 	}
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	body := struct {
-		Tags map[string]string `json:"tags"`
-	}{tags}
 	var b model.Buffer
-	err := c.do(ctx, call{method: http.MethodPut, path: "/buffers/" + id, body: body, ifMatch: etag, bufferID: id}, &b)
+	err := c.do(ctx, cl, &b)
 	return b, err
 }
 

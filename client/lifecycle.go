@@ -66,17 +66,6 @@ func ParseTTL(s string) (time.Duration, error) {
 		time.Duration(minutes)*time.Minute + time.Duration(seconds)*time.Second, nil
 }
 
-// GetDeletedBuffer returns the record of a soft-deleted (still restorable) buffer.
-func (c *Client) GetDeletedBuffer(ctx context.Context, id string) (model.Buffer, error) {
-	if err := ValidateID(id); err != nil {
-		return model.Buffer{}, err
-	}
-	var b model.Buffer
-	q := url.Values{"softDeleted": {"true"}}
-	err := c.do(ctx, call{method: http.MethodGet, path: "/buffers/" + id, query: q, bufferID: id}, &b)
-	return b, err
-}
-
 // Change is an update of one buffer: its whole tag set, and its expiry when
 // ExpiresAt is set. SoftDeleted addresses a deleted buffer (whose expiry is its
 // purge time). A non-empty ETag is sent as If-Match.

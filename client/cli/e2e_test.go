@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"spool/client"
+	"spool/client/testpattern"
 	"spool/handler"
 	"spool/internal/azurite"
 )
@@ -93,7 +94,7 @@ func runWithInput(ctx context.Context, stdin io.Reader, args ...string) result {
 func generated(t *testing.T, n int64) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := client.Generate(&b, n); err != nil {
+	if err := testpattern.Write(&b, n); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

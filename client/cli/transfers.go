@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"spool/client"
+	"spool/client/access"
+	"spool/client/testpattern"
 	"spool/client/transfer"
 )
 
@@ -25,7 +27,18 @@ func (a *app) resolve(ctx context.Context, arg string, writeable bool, accessTTL
 		}
 		c = nil
 	}
-	return client.ResolveBuffer(ctx, c, arg, client.ResolveOptions{Writeable: writeable, AccessTTL: accessTTL})
+	return access.Resolve(ctx, c, arg, access.Options{Writeable: writeable, AccessTTL: accessTTL})
+}
+
+// transferArgs checks the BUFFER argument and --dop of write and read.
+func transferArgs(args []string, verb string, dop int) error {
+	if err := wantArgs(args, 1, "the BUFFER to "+verb); err != nil {
+		return err
+	}
+	if dop < 1 {
+		return usagef("", "--dop must be at least 1, got %d", dop)
+	}
+	return nil
 }
 
 // accessTTLFlag is the lifetime asked for access URLs; the server checks it.
@@ -54,13 +67,10 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 				"upload input that has waited this `DURATION`, so slow input reaches\nreaders promptly; 0 turns it off (it is off for regular files)")
 			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "the BUFFER to write"); err != nil {
+				if err := transferArgs(args, "write", *dop); err != nil {
 					return err
 				}
-				if *dop < 1 {
-					return usagef("", "--dop must be at least 1, got %d", *dop)
-				}
-				bs, err := client.ParseBlockSize(*blockSize)
+				bs, err := parseBlockSize(*blockSize)
 				if err != nil {
 					return usagef("", "--block-size: %v", err)
 				}
@@ -136,11 +146,8 @@ holding one (read again when the URL expires).`,
 			dop := fs.IntP("dop", "p", transfer.DefaultReadDOP, "download `N` blobs at once")
 			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "the BUFFER to read"); err != nil {
+				if err := transferArgs(args, "read", *dop); err != nil {
 					return err
-				}
-				if *dop < 1 {
-					return usagef("", "--dop must be at least 1, got %d", *dop)
 				}
 				// Resolve first, so a bad argument never truncates an existing file.
 				src, err := a.resolve(ctx, args[0], false, *accessTTL)
@@ -195,7 +202,7 @@ writes, so checksums compare across the two. SIZE takes base-2 units: 512K, 16M,
 				if err := wantArgs(args, 1, "the SIZE to generate"); err != nil {
 					return err
 				}
-				n, err := client.ParseSize(args[0])
+				n, err := parseSize(args[0])
 				if err != nil {
 					return usagef("", "%v", err)
 				}
@@ -203,7 +210,7 @@ writes, so checksums compare across the two. SIZE takes base-2 units: 512K, 16M,
 				if err != nil {
 					return err
 				}
-				err = client.Generate(out, n)
+				err = testpattern.Write(out, n)
 				if cerr := out.Close(); cerr != nil && err == nil {
 					err = fmt.Errorf("closing the output: %w", cerr)
 				}

@@ -1,4 +1,4 @@
-package client
+package cli
 
 import "testing"
 
@@ -21,26 +21,26 @@ func TestParseSizeUsesBase2UnitsWithTygersRules(t *testing.T) {
 		{"1T", 1 << 40},
 	}
 	for _, tc := range cases {
-		got, err := ParseSize(tc.in)
+		got, err := parseSize(tc.in)
 		if err != nil || got != tc.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
 		}
 	}
 }
 
 func TestParseSizeRejectsWhatTygerRejects(t *testing.T) {
 	for _, in := range []string{"", "abc", "1k", "16m", "1G512M", "1 G", "-1", "-5M", "M"} {
-		if n, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q) = %d, want an error", in, n)
+		if n, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, n)
 		}
 	}
 }
 
 func TestParseBlockSizeRejectsZero(t *testing.T) {
-	if _, err := ParseBlockSize("0"); err == nil {
+	if _, err := parseBlockSize("0"); err == nil {
 		t.Error("block size 0 accepted")
 	}
-	if n, err := ParseBlockSize("7"); err != nil || n != 7 {
-		t.Errorf("ParseBlockSize(7) = %d, %v", n, err)
+	if n, err := parseBlockSize("7"); err != nil || n != 7 {
+		t.Errorf("parseBlockSize(7) = %d, %v", n, err)
 	}
 }

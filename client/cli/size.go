@@ -1,4 +1,4 @@
-package client
+package cli
 
 import (
 	"fmt"
@@ -7,10 +7,10 @@ import (
 	"github.com/alecthomas/units"
 )
 
-// ParseSize reads a byte count the way Tyger's CLI does: a "B" is appended unless
+// parseSize reads a byte count the way Tyger's CLI does: a "B" is appended unless
 // the text ends in one, then base-2 units apply, so "16M", "1G", "512K", "1.5M",
 // "4MiB" and plain "1000" all work. Negative sizes are refused.
-func ParseSize(s string) (int64, error) {
+func parseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	if !strings.HasSuffix(t, "B") {
 		t += "B"
@@ -25,10 +25,10 @@ func ParseSize(s string) (int64, error) {
 	return int64(n), nil
 }
 
-// ParseBlockSize is ParseSize for a writer's block size, which must be at least one
+// parseBlockSize is parseSize for a writer's block size, which must be at least one
 // byte.
-func ParseBlockSize(s string) (int64, error) {
-	n, err := ParseSize(s)
+func parseBlockSize(s string) (int64, error) {
+	n, err := parseSize(s)
 	if err != nil {
 		return 0, err
 	}
