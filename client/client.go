@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,9 +56,9 @@ func New(opts Options) (*Client, error) {
 	if raw == "" {
 		raw = DefaultServerURL
 	}
-	base, err := url.Parse(raw)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("invalid server URL %q: want http(s)://host[:port]/api", redactServerURL(raw))
+	base, err := parseServerURL(raw)
+	if err != nil {
+		return nil, err
 	}
 	base.Path = strings.TrimRight(base.Path, "/")
 	base.RawPath = ""
@@ -89,6 +90,22 @@ func New(opts Options) (*Client, error) {
 		c.retryWait = 250 * time.Millisecond
 	}
 	return c, nil
+}
+
+// parseServerURL checks the API root. Its errors never show the query, where a
+// function key copied from the portal sits as ?code=.
+func parseServerURL(raw string) (*url.URL, error) {
+	base, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("invalid server URL: it cannot be parsed (a space or a bad %-escape?): want http(s)://host[:port]/api")
+	}
+	if (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("invalid server URL %q: want http(s)://host[:port]/api", redactServerURL(raw))
+	}
+	if _, err := url.ParseQuery(base.RawQuery); err != nil {
+		return nil, fmt.Errorf("invalid server URL %q: its query has a bad %%-escape", redactServerURL(raw))
+	}
+	return base, nil
 }
 
 // ServerURL is the API root this client talks to, safe to show to a person.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"spool/client"
+	"spool/internal/redact"
 )
 
 // Exit statuses.
@@ -82,7 +83,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err == nil || errors.Is(err, errHelpShown):
 		return exitOK
 	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "spool: %v\n", uerr.err)
+		fmt.Fprintf(stderr, "spool: %s\n", safeLine(uerr.err))
 		if uerr.cmd != "" {
 			fmt.Fprintf(stderr, "Run 'spool buffer %s --help' for usage.\n", uerr.cmd)
 		} else {
@@ -93,7 +94,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "spool: canceled")
 		return exitCanceled
 	default:
-		fmt.Fprintf(stderr, "spool: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "spool: %s\n", safeLine(err))
 		return exitFailure
 	}
 }
@@ -226,6 +227,13 @@ func (a *app) stderrIsTerminal() bool {
 // oneLine keeps a failure to one line on the terminal.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// safeLine is how every error reaches the terminal: on one line, and with any
+// credential scrubbed. The messages are written not to carry one; this is the last
+// line of defence for those that quote something they should not.
+func safeLine(err error) string {
+	return redact.String(oneLine(err.Error()))
 }
 
 // wantArgs checks the number of positional arguments.
