@@ -139,30 +139,32 @@ func readCommand() command {
 writing only bytes whose MD5 and hash chain check out. It waits for blobs still
 being written, so reading while writing works. It fails on a failed, missing or
 corrupt buffer. BUFFER is a buffer ID, an access URL, or the path of a file
-holding one (read again when the URL expires).`,
+holding one (read again when the URL expires).
+
+With --output the data goes to a temporary file beside FILE, which replaces FILE
+only when the whole buffer has been read and verified: a failed or interrupted
+read leaves FILE as it was.`,
 		example: "  spool buffer read yf4sx2aqzitepjhmxjhanomn5e -o data.bin\n  spool buffer read url.txt | sha256sum",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
-			output := fs.StringP("output", "o", "", "write to `FILE` (created or truncated) instead of stdout")
+			output := fs.StringP("output", "o", "", "write to `FILE` instead of stdout; it is replaced only once the\nwhole buffer is read and verified")
 			dop := fs.IntP("dop", "p", transfer.DefaultReadDOP, "download `N` blobs at once")
 			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if err := transferArgs(args, "read", *dop); err != nil {
 					return err
 				}
-				// Resolve first, so a bad argument never truncates an existing file.
+				// Resolve first, so a bad argument costs not even a temporary file.
 				src, err := a.resolve(ctx, args[0], false, *accessTTL)
 				if err != nil {
 					return err
 				}
-				out, err := a.openOutput(*output)
+				out, finish, err := a.readOutput(*output)
 				if err != nil {
 					return err
 				}
 				p := newProgress(a.stderr, a.stderrIsTerminal(), "read", -1)
 				stats, err := transfer.Read(ctx, src, out, transfer.ReadOptions{DOP: *dop, Progress: p.update, Logf: p.logf})
-				if cerr := out.Close(); cerr != nil && err == nil {
-					err = fmt.Errorf("closing the output: %w", cerr)
-				}
+				err = finish(err)
 				p.finish(stats.Bytes, err)
 				return err
 			}
