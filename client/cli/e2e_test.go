@@ -418,14 +418,21 @@ func TestEndToEndListPagesFollowTheHandlersNextLinks(t *testing.T) {
 	}
 }
 
-// TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
-// signal wiring in main is covered too.
-func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
-	liveServer(t)
+// buildSpool builds the real binary, for tests of what main wires up.
+func buildSpool(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "spool")
 	if out, err := exec.Command("go", "build", "-o", bin, "spool/cmd/spool").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
+// signal wiring in main is covered too.
+func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
+	liveServer(t)
+	bin := buildSpool(t)
 	id := createBuffer(t)
 	cmd := exec.Command(bin, "buffer", "write", id, "-f", "100ms")
 	stdin, err := cmd.StdinPipe()

@@ -138,10 +138,7 @@ func TestReadOutputOfAFailedBufferLeavesTheExistingFileAlone(t *testing.T) {
 // neither a partial target nor the temporary file, and an existing target as it was.
 func TestReadOutputInterruptedBySIGINTLeavesNoPartialFile(t *testing.T) {
 	liveServer(t)
-	bin := filepath.Join(t.TempDir(), "spool")
-	if out, err := exec.Command("go", "build", "-o", bin, "spool/cmd/spool").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildSpool(t)
 	id := createBuffer(t)
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup

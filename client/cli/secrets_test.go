@@ -189,33 +189,34 @@ func TestNoSecretInHandlerLogsOrFailingTransferOutput(t *testing.T) {
 	})
 }
 
-// mistypedURLs are the ways a pasted access URL goes wrong, each carrying a
-// signature (put in at %s) that must never be shown back. host is a server that
-// refuses everything.
-func mistypedURLs(host string) map[string]string {
-	base := "http://" + host + "/devstoreaccount1/abcdefghijklmnopqrstuvwxyz?sv=2023-01-03&sp=r&sig=%s"
-	return map[string]string{
-		"leading space":       " " + base,
-		"one slash":           strings.Replace(base, "http://", "http:/", 1),
-		"no colon":            strings.Replace(base, "http://", "http//", 1),
-		"bad escape in query": base + "&se=%%zz",
-		"bad escape in path":  strings.Replace(base, "/devstoreaccount1/", "/dev%%zz/", 1),
-		"space in the path":   strings.Replace(base, "/devstoreaccount1/", "/devstore account1/", 1),
-		"well formed":         base, // refused by storage; and no buffer ID
-	}
-}
-
-// mistypedServerURLs are the ways a --server-url with a function key goes wrong.
-func mistypedServerURLs(host string) map[string]string {
-	base := "http://" + host + "/api?code=%s"
+// mistyped are the ways a pasted URL goes wrong, from the well-formed base (with
+// %s where its secret goes) and the replacement of one part of it by a wrong one.
+func mistyped(base, part, wrong string) map[string]string {
 	return map[string]string{
 		"leading space":       " " + base,
 		"one slash":           strings.Replace(base, "http://", "http:/", 1),
 		"no colon":            strings.Replace(base, "http://", "http//", 1),
 		"bad escape in query": base + "%%zz",
-		"space in the host":   strings.Replace(base, "/api", " /api", 1),
-		"without /api":        strings.Replace(base, "/api", "", 1),
+		"space inside":        strings.Replace(base, part, wrong, 1),
 	}
+}
+
+// mistypedURLs are mistyped access URLs carrying a signature, to a host that
+// refuses everything.
+func mistypedURLs(host string) map[string]string {
+	base := "http://" + host + "/devstoreaccount1/abcdefghijklmnopqrstuvwxyz?sv=2023-01-03&sp=r&sig=%s"
+	forms := mistyped(base, "/devstoreaccount1/", "/devstore account1/")
+	forms["bad escape in path"] = strings.Replace(base, "/devstoreaccount1/", "/dev%%zz/", 1)
+	forms["well formed"] = base // refused by storage; and no buffer ID
+	return forms
+}
+
+// mistypedServerURLs are mistyped --server-url values carrying a function key.
+func mistypedServerURLs(host string) map[string]string {
+	base := "http://" + host + "/api?code=%s"
+	forms := mistyped(base, "/api", " /api")
+	forms["without /api"] = strings.Replace(base, "/api", "", 1)
+	return forms
 }
 
 // checkNoSecretAndOneLineError pins what a failing run with a secret in its
