@@ -381,7 +381,9 @@ func (c *Client) finish(resp *http.Response, cl call, want []int, out any) error
 			return nil
 		}
 	}
-	return newAPIError(resp.StatusCode, data, cl.bufferID)
+	apiErr := newAPIError(resp.StatusCode, data, cl.bufferID)
+	apiErr.ETagSent = cl.ifMatch != ""
+	return apiErr
 }
 
 func drain(resp *http.Response) {

@@ -468,3 +468,19 @@ func TestGetBufferAsksForASoftDeletedRecordOnlyWhenTold(t *testing.T) {
 		t.Fatalf("softDeleted sent as %q, want none then \"true\"", asked)
 	}
 }
+
+func TestAStateRefusalWithoutAnEtagDoesNotTalkAboutEtags(t *testing.T) {
+	srv, _ := erroringServer(t, http.StatusPreconditionFailed, "PreconditionFailed", "Buffer is already soft-deleted")
+	c := newTestClient(t, srv)
+	_, err := c.Apply(context.Background(), Delete, testID)
+	if err == nil || err.Error() != "delete buffer "+testID+": Buffer is already soft-deleted (PreconditionFailed)" {
+		t.Fatalf("err = %v", err)
+	}
+	if !errors.Is(err, model.ErrPreconditionFailed) {
+		t.Errorf("errors.Is(err, model.ErrPreconditionFailed) is false")
+	}
+	_, err = c.UpdateBuffer(context.Background(), testID, Change{Tags: map[string]string{"a": "1"}})
+	if err == nil || strings.Contains(strings.ToLower(err.Error()), "etag") {
+		t.Fatalf("update without an etag: err = %v", err)
+	}
+}

@@ -133,11 +133,10 @@ func (c *Client) Apply(ctx context.Context, op Operation, id string) (model.Buff
 	}
 	var b model.Buffer
 	if err := c.do(ctx, cl, &b); err != nil {
-		// A 412 here is about the buffer's state, not an etag: say what the server
-		// said ("Buffer is not soft-deleted").
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusPreconditionFailed && apiErr.Message != "" {
-			return model.Buffer{}, fmt.Errorf("%s buffer %s: %s: %w", op, id, apiErr.Message, model.ErrPreconditionFailed)
+		// A 412 here is about the buffer's state, not an etag (none is sent): the
+		// APIError says what the server said ("Buffer is not soft-deleted").
+		if errors.Is(err, model.ErrPreconditionFailed) {
+			return model.Buffer{}, fmt.Errorf("%s buffer %s: %w", op, id, err)
 		}
 		return model.Buffer{}, fmt.Errorf("%s: %w", op, err)
 	}

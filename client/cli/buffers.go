@@ -245,6 +245,9 @@ also write it) straight from Blob Storage until it expires. Treat it as a secret
 			write := fs.BoolP("write", "w", false, "ask for write access as well as read")
 			ttl := fs.String("access-ttl", "", "how long the URL stays valid, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
 			return func(ctx context.Context, args []string) error {
+				if err := checkAccessTTL(*ttl); err != nil {
+					return err
+				}
 				c, err := a.clientForID(args)
 				if err != nil {
 					return err

@@ -79,7 +79,7 @@ func FuzzParseSize(f *testing.F) {
 				t.Errorf("parseSize(%q) = %d, but %q gives %d, %v", s, n, form.text, back, err)
 			}
 		}
-		if b, err := parseBlockSize(s); (err == nil) != (n > 0) || (err == nil && b != n) {
+		if b, err := parseBlockSize(s); (err == nil) != (n > 0 && n <= maxBlockSize) || (err == nil && b != n) {
 			t.Errorf("parseBlockSize(%q) = %d, %v for size %d", s, b, err, n)
 		}
 	})

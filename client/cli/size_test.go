@@ -1,6 +1,9 @@
 package cli
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseSizeUsesBase2UnitsWithTygersRules(t *testing.T) {
 	cases := []struct {
@@ -19,6 +22,10 @@ func TestParseSizeUsesBase2UnitsWithTygersRules(t *testing.T) {
 		{"1G", 1 << 30},
 		{"10GB", 10 << 30},
 		{"1T", 1 << 40},
+		{"0.5K", 512},
+		{".25M", 256 << 10},
+		{"2.0", 2},
+		{"1.5KiB", 1536},
 	}
 	for _, tc := range cases {
 		got, err := parseSize(tc.in)
@@ -29,7 +36,7 @@ func TestParseSizeUsesBase2UnitsWithTygersRules(t *testing.T) {
 }
 
 func TestParseSizeRejectsWhatTygerRejects(t *testing.T) {
-	for _, in := range []string{"", "abc", "1k", "16m", "1G512M", "1 G", "-1", "-5M", "M"} {
+	for _, in := range []string{"", "abc", "1k", "16m", "1G512M", "1 G", "-1", "-5M", "M", "1.5", "0.1K", "1.0000001G"} {
 		if n, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) = %d, want an error", in, n)
 		}
@@ -42,5 +49,14 @@ func TestParseBlockSizeRejectsZero(t *testing.T) {
 	}
 	if n, err := parseBlockSize("7"); err != nil || n != 7 {
 		t.Errorf("parseBlockSize(7) = %d, %v", n, err)
+	}
+}
+
+func TestParseBlockSizeRefusesMoreThanOneBlobCanHold(t *testing.T) {
+	if n, err := parseBlockSize("4000M"); err != nil || n != 4000<<20 {
+		t.Errorf("parseBlockSize(4000M) = %d, %v", n, err)
+	}
+	if _, err := parseBlockSize("4001M"); err == nil || !strings.Contains(err.Error(), "at most 4000M") {
+		t.Errorf("parseBlockSize(4001M): %v", err)
 	}
 }

@@ -20,6 +20,9 @@ const defaultFlushInterval = time.Second
 // resolve turns a BUFFER argument into an access source. The API client is only
 // needed (and a bad server URL only matters) when the argument is a buffer ID.
 func (a *app) resolve(ctx context.Context, arg string, writeable bool, accessTTL string) (transfer.AccessSource, error) {
+	if err := checkAccessTTL(accessTTL); err != nil {
+		return nil, err
+	}
 	c, err := a.client()
 	if err != nil {
 		if client.ValidateID(arg) == nil {
@@ -41,9 +44,32 @@ func transferArgs(args []string, verb string, dop int) error {
 	return nil
 }
 
-// accessTTLFlag is the lifetime asked for access URLs; the server checks it.
+// The lifetimes the server grants access URLs (handler/params.go), checked here
+// too so that a wrong --access-ttl is a usage error before any request.
+const (
+	minAccessTTL = 30 * time.Second
+	maxAccessTTL = time.Hour
+)
+
+// accessTTLFlag is the lifetime asked for access URLs.
 func accessTTLFlag(fs *pflag.FlagSet) *string {
 	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
+}
+
+// checkAccessTTL refuses an --access-ttl the server would refuse; empty is the
+// server's default.
+func checkAccessTTL(ttl string) error {
+	if ttl == "" {
+		return nil
+	}
+	d, err := client.ParseTTL(ttl)
+	if err != nil {
+		return usagef("", "--access-ttl: %v", err)
+	}
+	if d < minAccessTTL || d > maxAccessTTL {
+		return usagef("", "--access-ttl %s is %s: an access URL must last at least 30 seconds and at most 1 hour", ttl, d)
+	}
+	return nil
 }
 
 func writeCommand() command {
@@ -57,7 +83,7 @@ URL, or the path of a file holding one (read again when the URL expires). A buff
 is written once: writing one that already has data fails. If the input fails or
 the write is interrupted, the buffer is marked failed so readers stop.
 
-Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
+` + sizeHelp + ` A block is at most 4000M.`,
 		example: "  spool buffer gen 1G | spool buffer write yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer write url.txt -i data.bin --block-size 16M",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			input := fs.StringP("input", "i", "", "read from `FILE` instead of stdin")
@@ -195,8 +221,9 @@ func genCommand() command {
 		args:    "SIZE [-o FILE]",
 		summary: "write SIZE bytes of deterministic test data",
 		about: `Writes SIZE bytes of the repeating 64-byte test pattern Tyger's 'buffer gen'
-writes, so checksums compare across the two. SIZE takes base-2 units: 512K, 16M,
-1.5M, 1G, or plain bytes.`,
+writes, so checksums compare across the two.
+
+` + sizeHelp,
 		example: "  spool buffer gen 1G | spool buffer write yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer gen 32M | sha256sum",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			output := fs.StringP("output", "o", "", "write to `FILE` (created or truncated) instead of stdout")
