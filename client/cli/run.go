@@ -1,5 +1,7 @@
-// Package cli is the spool command line: flag parsing, help, output and exit
-// statuses over the client library. cmd/spool only wires it to the process.
+// Package cli is the spool command line: flags and the grammars of their values
+// (sizes like 4M or 1G, KEY=VALUE tags, D.HH:MM:SS lifetimes), help, output and exit
+// statuses, over the client, client/access and client/transfer libraries. cmd/spool
+// only wires it to the process.
 package cli
 
 import (
