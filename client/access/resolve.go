@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +116,10 @@ func looksLikeURL(s string) bool {
 	return false
 }
 
+// hostPattern is a host name or IPv4 address, or a bracketed IPv6 address, with an
+// optional port: what a storage endpoint can be.
+var hostPattern = regexp.MustCompile(`^(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$`)
+
 // parseAccessURL checks an access URL. Its errors say what is wrong without
 // repeating the URL: url.Error, for one, quotes it whole, signature included.
 func parseAccessURL(s string) (*url.URL, error) {
@@ -134,6 +139,9 @@ func parseAccessURL(s string) (*url.URL, error) {
 	}
 	if u.Host == "" {
 		return nil, errors.New("the access URL has no host: it must start with https:// (two slashes)")
+	}
+	if !hostPattern.MatchString(u.Host) {
+		return nil, errors.New("the access URL's host is not a host name, an IP address or host:port")
 	}
 	if _, err := url.ParseQuery(u.RawQuery); err != nil {
 		return nil, errors.New("the access URL's query has a bad %-escape: check it was copied whole")

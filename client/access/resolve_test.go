@@ -90,6 +90,7 @@ func TestResolveArguments(t *testing.T) {
 		{name: "URL with a bad escape in its query", arg: sasURL + "&se=x%zz", wantErr: "bad %-escape"},
 		{name: "URL with a bad escape in its path", arg: "http://127.0.0.1:10000/c%zz?sig=SECRETSIG", wantErr: "cannot be parsed"},
 		{name: "URL with a space inside", arg: "http://127.0.0.1:10000/c?sp=r&sig=SECRET SIG", wantErr: "white space"},
+		{name: "URL with a strange host", arg: "https://acct!sig=SECRETSIG/c?sp=r", wantErr: "not a host name"},
 		{name: "ID-like text with a signature", arg: "abc?sig=SECRETSIG", wantErr: `"abc?…" is not a buffer ID`},
 		{name: "unknown ID", arg: strings.Repeat("z", 26), wantErr: `buffer "` + strings.Repeat("z", 26) + `" not found`},
 	}
