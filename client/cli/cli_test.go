@@ -81,6 +81,8 @@ func TestUsageErrorsExitTwoWithOneLineAndAHint(t *testing.T) {
 		{[]string{"buffer", "write", fakeID, "-b", "1.5"}, "not a whole number of bytes"},
 		{[]string{"buffer", "gen", "0.1K"}, "not a whole number of bytes"},
 		{[]string{"buffer", "access", fakeID, "--access-ttl", "0.00:00:10"}, "at least 30 seconds"},
+		{[]string{"--server-url", "http:/127.0.0.1:7071/api?code=K", "buffer", "show", fakeID}, "--server-url: invalid server URL"},
+		{[]string{"buffer", "list", "--server-url", "ftp://127.0.0.1/api"}, "--server-url: invalid server URL"},
 		{[]string{"buffer", "access", fakeID, "--access-ttl", "0.02:00:00"}, "at most 1 hour"},
 		{[]string{"buffer", "access", fakeID, "--access-ttl", "10m"}, "--access-ttl: ttl \"10m\" is not D.HH:MM:SS"},
 		{[]string{"buffer", "read", fakeID, "--access-ttl", "0.00:00:05"}, "at least 30 seconds"},

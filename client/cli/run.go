@@ -207,7 +207,11 @@ func (a *app) client() (*client.Client, error) {
 	if serverURL == "" {
 		serverURL = os.Getenv("SPOOL_SERVER_URL")
 	}
-	return client.New(client.Options{ServerURL: serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY")})
+	c, err := client.New(client.Options{ServerURL: serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY")})
+	if err != nil && a.serverURL != "" {
+		return nil, usagef("", "--server-url: %v", err) // a flag given wrong, like any other
+	}
+	return c, err
 }
 
 // printJSON writes v to stdout, indented with two spaces as Tyger's CLI does.
