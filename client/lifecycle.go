@@ -66,17 +66,6 @@ func ParseTTL(s string) (time.Duration, error) {
 		time.Duration(minutes)*time.Minute + time.Duration(seconds)*time.Second, nil
 }
 
-// GetDeletedBuffer returns the record of a soft-deleted (still restorable) buffer.
-func (c *Client) GetDeletedBuffer(ctx context.Context, id string) (model.Buffer, error) {
-	if err := ValidateID(id); err != nil {
-		return model.Buffer{}, err
-	}
-	var b model.Buffer
-	q := url.Values{"softDeleted": {"true"}}
-	err := c.do(ctx, call{method: http.MethodGet, path: "/buffers/" + id, query: q, bufferID: id}, &b)
-	return b, err
-}
-
 // Change is an update of one buffer: its whole tag set, and its expiry when
 // ExpiresAt is set. SoftDeleted addresses a deleted buffer (whose expiry is its
 // purge time). A non-empty ETag is sent as If-Match.
@@ -144,11 +133,10 @@ func (c *Client) Apply(ctx context.Context, op Operation, id string) (model.Buff
 	}
 	var b model.Buffer
 	if err := c.do(ctx, cl, &b); err != nil {
-		// A 412 here is about the buffer's state, not an etag: say what the server
-		// said ("Buffer is not soft-deleted").
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusPreconditionFailed && apiErr.Message != "" {
-			return model.Buffer{}, fmt.Errorf("%s buffer %s: %s: %w", op, id, apiErr.Message, model.ErrPreconditionFailed)
+		// A 412 here is about the buffer's state, not an etag (none is sent): the
+		// APIError says what the server said ("Buffer is not soft-deleted").
+		if errors.Is(err, model.ErrPreconditionFailed) {
+			return model.Buffer{}, fmt.Errorf("%s buffer %s: %w", op, id, err)
 		}
 		return model.Buffer{}, fmt.Errorf("%s: %w", op, err)
 	}
