@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,23 +16,13 @@ import (
 
 const testAudience = "api://spool-test"
 
-// clock is a settable clock, so that refresh and retry intervals pass without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock runs ahead of the wall clock by what Advance adds, so that refresh and
+// retry intervals pass without sleeping while minted tokens stay valid.
+type clock struct{ ahead atomic.Int64 }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
+func (c *clock) Now() time.Time { return time.Now().Add(time.Duration(c.ahead.Load())) }
 
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func (c *clock) Advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 // fixture is a real issuer and a handler guarded by a Verifier of its tokens: every
 // permission has a route /p/<permission> that echoes the caller's Principal.
@@ -44,7 +34,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{iss: oidctest.Start(t), clock: &clock{now: time.Now()}}
+	f := &fixture{iss: oidctest.Start(t), clock: &clock{}}
 	v, err := New(Options{
 		Issuer:    f.iss.URL,
 		Audiences: []string{testAudience, "spool-test-app-id"},

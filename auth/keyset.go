@@ -2,10 +2,8 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -20,9 +18,6 @@ var signingAlgs = []jose.SignatureAlgorithm{
 	jose.PS256, jose.PS384, jose.PS512,
 	jose.ES256, jose.ES384, jose.ES512,
 }
-
-// maxJWKSBytes bounds the key document; Entra's is a few KiB.
-const maxJWKSBytes = 1 << 20
 
 // keySet is an oidc.KeySet that caches the issuer's keys and refetches them when a
 // token names a key it does not know, at most once per refreshInterval: go-oidc's
@@ -108,52 +103,6 @@ func (k *keySet) refresh(ctx context.Context) error {
 	k.keys, k.fetched = keys, k.now()
 	k.mu.Unlock()
 	return nil
-}
-
-func (k *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := k.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("key endpoint answered %s", resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes))
-	if err != nil {
-		return nil, fmt.Errorf("reading keys: %w", err)
-	}
-	return parseKeys(body)
-}
-
-// parseKeys decodes a JWKS, skipping keys go-jose does not support (a new key type
-// must not take the whole set down) and keys that are not public signing keys.
-func parseKeys(body []byte) ([]jose.JSONWebKey, error) {
-	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("decoding keys: %w", err)
-	}
-	var keys []jose.JSONWebKey
-	for _, raw := range doc.Keys {
-		var key jose.JSONWebKey
-		if err := key.UnmarshalJSON(raw); err != nil {
-			continue
-		}
-		if !key.IsPublic() || (key.Use != "" && key.Use != "sig") {
-			continue
-		}
-		keys = append(keys, key)
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("the key set holds no usable signing key")
-	}
-	return keys, nil
 }
 
 // fetchErrorKey carries a *error through go-oidc, which flattens the errors of
