@@ -12,6 +12,7 @@ import (
 
 	"spool/internal/model"
 	"spool/internal/oidctest"
+	"spool/internal/reliability"
 )
 
 const testAudience = "api://spool-test"
@@ -97,4 +98,10 @@ func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
 		t.Errorf("Content-Type %q, want JSON", ct)
 	}
 	return body.Error.Code
+}
+
+// recordAccessFault records an attack or fault row in the "access" area.
+func recordAccessFault(t *testing.T, fault string, tries int, outcome string) {
+	t.Helper()
+	reliability.Record(t, reliability.Row{Area: "access", Fault: fault, Tries: tries, Outcome: outcome})
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"spool/internal/oidctest"
-	"spool/internal/reliability"
 )
 
 func TestKeysAreFetchedOnceForManyRequests(t *testing.T) {
@@ -60,12 +59,8 @@ func TestUnknownKeyIDsRefetchAtMostOncePerRefreshInterval(t *testing.T) {
 	if got := f.iss.JWKSFetches(); got != 2 {
 		t.Errorf("after the interval: %d JWKS fetches, want exactly one refetch (2)", got)
 	}
-	reliability.Record(t, reliability.Row{
-		Area:    "access",
-		Fault:   "tokens with random unknown kid values, to make the server hammer the issuer's JWKS endpoint",
-		Tries:   2 * attempts,
-		Outcome: "all 401; one JWKS refetch per refresh interval (5 min), not one per token",
-	})
+	recordAccessFault(t, "tokens with random unknown kid values, to make the server hammer the issuer's JWKS endpoint",
+		2*attempts, "all 401; one JWKS refetch per refresh interval (5 min), not one per token")
 }
 
 func TestRotatedKeysAreFetchedAndOldOnesDropped(t *testing.T) {
@@ -128,12 +123,8 @@ func TestDiscoveryIsLazyAndRetriedAfterTheIssuerComesUp(t *testing.T) {
 	if rec := f.do("/p/" + string(ReadBuffers)); rec.Code != http.StatusUnauthorized {
 		t.Errorf("no token once discovered: %d, want 401", rec.Code)
 	}
-	reliability.Record(t, reliability.Row{
-		Area:    "access",
-		Fault:   "token issuer unreachable when the first signed-in request arrives",
-		Tries:   3,
-		Outcome: "503 JSON with Retry-After (never 401 or 500); discovery retried at most every 10 s; tokens verify once it answers",
-	})
+	recordAccessFault(t, "token issuer unreachable when the first signed-in request arrives",
+		3, "503 JSON with Retry-After (never 401 or 500); discovery retried at most every 10 s; tokens verify once it answers")
 }
 
 func TestJWKSOutageWithUnknownKeyIs503(t *testing.T) {
@@ -146,7 +137,34 @@ func TestJWKSOutageWithUnknownKeyIs503(t *testing.T) {
 	}
 	f.iss.SetDown(true)
 	f.clock.Advance(DefaultKeyRefreshInterval + time.Second)
-	if rec := f.bearer("/p/"+string(ReadBuffers), f.token(t, "reader")); rec.Code != http.StatusServiceUnavailable {
+	rotated := f.token(t, "reader")
+	if rec := f.bearer("/p/"+string(ReadBuffers), rotated); rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("new kid while the JWKS endpoint is down: %d %s, want 503", rec.Code, rec.Body)
+	}
+	asked := f.iss.Requests()
+	for i := range 10 {
+		tok := f.iss.SignedToken(t, f.iss.Claims(testAudience, "owner"), oidctest.Signing{KeyID: fmt.Sprintf("random-%d", i)})
+		if rec := f.bearer("/p/"+string(ReadBuffers), tok); rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("unknown kid during the outage: %d, want 503", rec.Code)
+		}
+	}
+	if got := f.iss.Requests() - asked; got != 0 {
+		t.Errorf("%d requests reached the failing issuer within the retry interval, want 0", got)
+	}
+	f.iss.SetDown(false)
+	f.clock.Advance(DefaultDiscoveryRetry + time.Second)
+	if rec := f.bearer("/p/"+string(ReadBuffers), rotated); rec.Code != http.StatusOK {
+		t.Fatalf("after the outage: %d %s", rec.Code, rec.Body)
+	}
+	recordAccessFault(t, "JWKS endpoint down while tokens with new and random kid values arrive",
+		12, "503 with Retry-After; no request reaches the issuer within 10 s of a failure; new key verifies once it answers")
+}
+
+func TestKeysPublishedOverPlainHTTPToARemoteHostAreRefused(t *testing.T) {
+	f := newFixture(t)
+	f.iss.SetJWKSURI("http://keys.example.com/keys")
+	rec := f.bearer("/p/"+string(ReadBuffers), f.token(t, "reader"))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("%d %s, want 503: the issuer's configuration is unusable", rec.Code, rec.Body)
 	}
 }

@@ -28,10 +28,14 @@ type keySet struct {
 	now             func() time.Time
 	refreshInterval time.Duration
 
-	fetchMu sync.Mutex // one fetch at a time; held across the request
-	mu      sync.RWMutex
-	keys    []jose.JSONWebKey
-	fetched time.Time // zero until the first successful fetch
+	retryInterval time.Duration
+
+	fetchMu   sync.Mutex // one fetch at a time; held across the request
+	failed    time.Time  // when the last fetch failed; guarded by fetchMu
+	lastError error      // that failure, nil after a success; guarded by fetchMu
+	mu        sync.RWMutex
+	keys      []jose.JSONWebKey
+	fetched   time.Time // zero until the first successful fetch
 }
 
 // VerifySignature checks jwt's signature and returns its payload. go-oidc calls it
@@ -85,20 +89,28 @@ func (k *keySet) cached() []jose.JSONWebKey {
 }
 
 // refresh fetches the keys unless the last fetch is younger than refreshInterval; a
-// caller that waited for another's fetch then finds the keys already fresh.
+// caller that waited for another's fetch then finds the keys already fresh. After a
+// failed fetch it waits retryInterval before trying again, so that an issuer outage
+// does not turn every request with an unknown key into a request to the issuer.
 func (k *keySet) refresh(ctx context.Context) error {
 	k.fetchMu.Lock()
 	defer k.fetchMu.Unlock()
 	k.mu.RLock()
 	last := k.fetched
 	k.mu.RUnlock()
-	if !last.IsZero() && k.now().Sub(last) < k.refreshInterval {
+	now := k.now()
+	if !last.IsZero() && now.Sub(last) < k.refreshInterval {
 		return nil
 	}
-	keys, err := k.fetch(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: fetching keys: %w", ErrUnavailable, err)
+	if k.lastError != nil && now.Sub(k.failed) < k.retryInterval {
+		return k.lastError
 	}
+	keys, err := k.fetch(context.WithoutCancel(ctx))
+	if err != nil {
+		k.failed, k.lastError = now, fmt.Errorf("%w: fetching keys: %w", ErrUnavailable, err)
+		return k.lastError
+	}
+	k.lastError = nil
 	k.mu.Lock()
 	k.keys, k.fetched = keys, k.now()
 	k.mu.Unlock()

@@ -56,8 +56,8 @@ type Options struct {
 	// naming an unknown key, so that random key IDs cannot hammer the issuer; 0 means
 	// DefaultKeyRefreshInterval.
 	KeyRefreshInterval time.Duration
-	// DiscoveryRetry is the least time between two failed discovery attempts; 0 means
-	// DefaultDiscoveryRetry.
+	// DiscoveryRetry is the least time between two failed attempts to fetch the
+	// discovery document or the keys; 0 means DefaultDiscoveryRetry.
 	DiscoveryRetry time.Duration
 	// HTTPClient fetches discovery and keys; nil means a client with
 	// DefaultFetchTimeout.
@@ -128,6 +128,14 @@ func checkFetchURL(what, raw string) error {
 	return fmt.Errorf("%s %q must be an https URL", what, raw)
 }
 
+// refuseInsecureRedirect keeps the https rule on redirects of discovery and keys.
+func refuseInsecureRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("too many redirects")
+	}
+	return checkFetchURL("redirect", req.URL.String())
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -148,7 +156,7 @@ func (o Options) withDefaults() Options {
 		o.DiscoveryRetry = DefaultDiscoveryRetry
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: DefaultFetchTimeout}
+		o.HTTPClient = &http.Client{Timeout: DefaultFetchTimeout, CheckRedirect: refuseInsecureRedirect}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -109,7 +109,8 @@ func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, er
 // discover reads the issuer's discovery document (go-oidc checks that it names the
 // same issuer) and builds a verifier over its keys.
 func (v *Verifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) {
-	ctx, cancel := context.WithTimeout(ctx, DefaultFetchTimeout)
+	// A caller that hangs up must not leave a failure behind for everyone else.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultFetchTimeout)
 	defer cancel()
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, v.opts.HTTPClient), v.opts.Issuer)
 	if err != nil {
@@ -125,7 +126,8 @@ func (v *Verifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) 
 	if err := checkFetchURL("jwks_uri", doc.JWKSURL); err != nil {
 		return nil, err
 	}
-	keys := &keySet{url: doc.JWKSURL, client: v.opts.HTTPClient, now: v.opts.Now, refreshInterval: v.opts.KeyRefreshInterval}
+	keys := &keySet{url: doc.JWKSURL, client: v.opts.HTTPClient, now: v.opts.Now, refreshInterval: v.opts.KeyRefreshInterval,
+		retryInterval: v.opts.DiscoveryRetry}
 	algs := make([]string, len(signingAlgs))
 	for i, a := range signingAlgs {
 		algs[i] = string(a)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"spool/internal/oidctest"
-	"spool/internal/reliability"
 )
 
 func TestEachRoleIsAllowedItsPermissionsAndRefusedTheRestWith403(t *testing.T) {
@@ -125,12 +124,8 @@ func TestBadTokensAreRefusedWith401AndABearerChallenge(t *testing.T) {
 			}
 		})
 	}
-	reliability.Record(t, reliability.Row{
-		Area:    "access",
-		Fault:   "bad bearer tokens: missing, expired, no exp, nbf ahead, wrong aud/iss, forged RS256/ES256, unknown kid, alg none, HS256 keyed with the public key, garbage, two headers",
-		Tries:   len(badTokenCases),
-		Outcome: fmt.Sprintf("%d×401 JSON with RFC 6750 challenge, no token echoed", len(badTokenCases)),
-	})
+	recordAccessFault(t, "bad bearer tokens: missing, expired, no exp, nbf ahead, wrong aud/iss, forged RS256/ES256, unknown kid, alg none, HS256 keyed with the public key, garbage, two headers",
+		len(badTokenCases), fmt.Sprintf("%d×401 JSON with RFC 6750 challenge, no token echoed", len(badTokenCases)))
 }
 
 func TestSmallClockSkewIsTolerated(t *testing.T) {

@@ -37,6 +37,8 @@ type Issuer struct {
 	retired    []jose.JSONWebKey // still published after a rotation that keeps them
 
 	down             atomic.Bool
+	jwksURIOverride  atomic.Pointer[string]
+	requests         atomic.Int64
 	jwksFetches      atomic.Int64
 	discoveryFetches atomic.Int64
 }
@@ -66,7 +68,11 @@ func New() (*Issuer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", iss.serveDiscovery)
 	mux.HandleFunc("GET /keys", iss.serveJWKS)
-	iss.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		iss.requests.Add(1)
+		mux.ServeHTTP(w, r)
+	})
+	iss.srv = &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(iss.done)
 		_ = iss.srv.Serve(ln)
@@ -90,6 +96,19 @@ func (i *Issuer) Close() error {
 // issuer that is not reachable yet.
 func (i *Issuer) SetDown(down bool) { i.down.Store(down) }
 
+// Requests counts every request the issuer received, answered or not.
+func (i *Issuer) Requests() int { return int(i.requests.Load()) }
+
+// SetJWKSURI makes the discovery document name uri as jwks_uri ("" restores the
+// issuer's own), to play an issuer that publishes its keys somewhere unsafe.
+func (i *Issuer) SetJWKSURI(uri string) {
+	if uri == "" {
+		i.jwksURIOverride.Store(nil)
+		return
+	}
+	i.jwksURIOverride.Store(&uri)
+}
+
 // JWKSFetches counts the requests the JWKS endpoint has answered with keys.
 func (i *Issuer) JWKSFetches() int { return int(i.jwksFetches.Load()) }
 
@@ -105,9 +124,13 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	i.discoveryFetches.Add(1)
+	jwksURI := i.JWKSURL()
+	if o := i.jwksURIOverride.Load(); o != nil {
+		jwksURI = *o
+	}
 	writeJSON(w, map[string]any{
 		"issuer":                                i.URL,
-		"jwks_uri":                              i.JWKSURL(),
+		"jwks_uri":                              jwksURI,
 		"authorization_endpoint":                i.URL + "/authorize",
 		"token_endpoint":                        i.URL + "/token",
 		"response_types_supported":              []string{"code"},
