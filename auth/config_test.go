@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"spool/internal/oidctest"
 )
 
 func TestTygerShapedTokensAreAccepted(t *testing.T) {
@@ -72,14 +74,15 @@ func env(vars map[string]string) func(string) string {
 
 func TestFromEnvReadsIssuerAndAudiences(t *testing.T) {
 	opts, err := FromEnv(env(map[string]string{
-		EnvIssuer:   "https://login.microsoftonline.com/tenant-1/v2.0",
+		EnvIssuer:   "https://login.microsoftonline.com/tenant-1/v2.0, https://sts.windows.net/tenant-1/",
 		EnvAudience: " api://spool , 1111-app-id,,",
 		EnvCLIAppID: "cli-app",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !opts.Enabled() || !slices.Equal(opts.Audiences, []string{"api://spool", "1111-app-id"}) || opts.CLIAppID != "cli-app" {
+	wantIssuers := []string{"https://login.microsoftonline.com/tenant-1/v2.0", "https://sts.windows.net/tenant-1/"}
+	if !opts.Enabled() || !slices.Equal(opts.Issuers, wantIssuers) || !slices.Equal(opts.Audiences, []string{"api://spool", "1111-app-id"}) || opts.CLIAppID != "cli-app" {
 		t.Fatalf("options %+v", opts)
 	}
 	if _, err := New(opts); err != nil {
@@ -114,7 +117,7 @@ func TestFromEnvRefusesUnsafeOrIncompleteSettings(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(Options{Issuer: "http://example.com", Audiences: []string{"a"}}); err == nil {
+	if _, err := New(Options{Issuers: []string{"http://example.com"}, Audiences: []string{"a"}}); err == nil {
 		t.Error("New accepted a plain http remote issuer")
 	}
 }
@@ -135,11 +138,11 @@ func TestMetadataTellsTygersCLIHowToSignIn(t *testing.T) {
 		want string
 	}{
 		{"sign-in off", Options{}, `{"apiVersions":["1.0"]}`},
-		{"Entra v2 issuer", Options{Issuer: "https://login.microsoftonline.com/t1/v2.0", Audiences: []string{"api://spool", "id"}, CLIAppID: "cli"},
+		{"Entra v2 issuer", Options{Issuers: []string{"https://login.microsoftonline.com/t1/v2.0"}, Audiences: []string{"api://spool", "id"}, CLIAppID: "cli"},
 			`{"authority":"https://login.microsoftonline.com/t1","audience":"api://spool","serverAppUri":"api://spool","cliAppId":"cli","rbacEnabled":true,"apiVersions":["1.0"]}`},
-		{"Entra v1 issuer", Options{Issuer: "https://sts.windows.net/t1/", Audiences: []string{"api://spool"}},
+		{"Entra v1 issuer", Options{Issuers: []string{"https://sts.windows.net/t1/"}, Audiences: []string{"api://spool"}},
 			`{"authority":"https://login.microsoftonline.com/t1","audience":"api://spool","serverAppUri":"api://spool","rbacEnabled":true,"apiVersions":["1.0"]}`},
-		{"explicit authority and app URI", Options{Issuer: "https://idp.example/", Audiences: []string{"x"}, Authority: "https://idp.example/a", ServerAppURI: "api://s"},
+		{"explicit authority and app URI", Options{Issuers: []string{"https://idp.example/"}, Audiences: []string{"x"}, Authority: "https://idp.example/a", ServerAppURI: "api://s"},
 			`{"authority":"https://idp.example/a","audience":"api://s","serverAppUri":"api://s","rbacEnabled":true,"apiVersions":["1.0"]}`},
 	}
 	for _, c := range cases {
@@ -152,5 +155,31 @@ func TestMetadataTellsTygersCLIHowToSignIn(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, c.want)
 			}
 		})
+	}
+}
+
+func TestTokensOfEveryListedIssuerAreAcceptedAndOthersCauseNoRequest(t *testing.T) {
+	v1, v2, other := oidctest.Start(t), oidctest.Start(t), oidctest.Start(t)
+	v, err := New(Options{Issuers: []string{v1.URL, v2.URL}, Audiences: []string{testAudience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{handler: v.Middleware(nil)(Require(ReadBuffers)(http.HandlerFunc(echoPrincipal)))}
+	for _, iss := range []*oidctest.Issuer{v1, v2} {
+		if rec := f.bearer("/", iss.Token(t, iss.Claims(testAudience, "reader"))); rec.Code != http.StatusOK {
+			t.Fatalf("token of %s: %d %s", iss.URL, rec.Code, rec.Body)
+		}
+	}
+	// Claims of a listed issuer signed by an unlisted one's key: a forgery.
+	forged := other.Token(t, v1.Claims(testAudience, "owner"))
+	unlisted := other.Token(t, other.Claims(testAudience, "owner"))
+	for name, tok := range map[string]string{"forged": forged, "unlisted": unlisted} {
+		if rec := f.bearer("/", tok); rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", name, rec.Code)
+		}
+	}
+	if other.Requests() != 0 || v1.DiscoveryFetches() != 1 || v2.DiscoveryFetches() != 1 {
+		t.Errorf("requests: unlisted issuer %d, discovery v1 %d v2 %d; want 0, 1, 1",
+			other.Requests(), v1.DiscoveryFetches(), v2.DiscoveryFetches())
 	}
 }

@@ -37,7 +37,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{iss: oidctest.Start(t), clock: &clock{}}
 	v, err := New(Options{
-		Issuer:    f.iss.URL,
+		Issuers:   []string{f.iss.URL},
 		Audiences: []string{testAudience, "spool-test-app-id"},
 		Now:       f.clock.Now,
 		Logger:    slog.New(slog.NewTextHandler(testLog{t}, nil)),

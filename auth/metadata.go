@@ -26,7 +26,7 @@ func MetadataFor(opts Options, apiVersions []string) Metadata {
 	}
 	m.Authority = opts.Authority
 	if m.Authority == "" {
-		m.Authority = authorityOf(opts.Issuer)
+		m.Authority = authorityOf(opts.Issuers[0])
 	}
 	m.ServerAppURI = opts.ServerAppURI
 	if m.ServerAppURI == "" && len(opts.Audiences) > 0 {

@@ -88,7 +88,7 @@ func invalidToken(err error) *challenge {
 		msg = "The access token is not valid yet."
 	case errors.Is(err, errWrongAudience):
 		msg = "The access token was not issued for this server."
-	case strings.Contains(err.Error(), "issued by a different provider"):
+	case errors.Is(err, errOtherIssuer), strings.Contains(err.Error(), "issued by a different provider"):
 		msg = "The access token was issued by another issuer."
 	}
 	return &challenge{code: "invalid_token", message: msg}

@@ -36,11 +36,14 @@ const (
 
 // Options configures a Verifier.
 type Options struct {
-	// Issuer is the OIDC issuer identifier, e.g.
-	// https://login.microsoftonline.com/<tenant>/v2.0. Its discovery document is at
-	// {Issuer}/.well-known/openid-configuration and tokens must carry it as `iss`.
-	// Plain http is accepted only for a loopback host (tests).
-	Issuer string
+	// Issuers are the accepted OIDC issuer identifiers, e.g.
+	// https://login.microsoftonline.com/<tenant>/v2.0; a token must carry one as
+	// `iss`, exactly. Each one's discovery document is at
+	// {issuer}/.well-known/openid-configuration. Entra ID issues v1 tokens
+	// (https://sts.windows.net/<tenant>/) or v2 ones by the API app's
+	// requestedAccessTokenVersion, so a deployment may list both. Plain http is
+	// accepted only for a loopback host (tests).
+	Issuers []string
 	// Audiences are the accepted `aud` values; a token must name at least one. Entra
 	// uses both api://<app-id> and the bare app ID, so list both.
 	Audiences []string
@@ -69,19 +72,15 @@ type Options struct {
 }
 
 // FromEnv reads Options from SPOOL_AUTH_* variables through getenv (os.Getenv in
-// production). With SPOOL_AUTH_ISSUER unset it returns zero Options, whose Enabled is
+// production); SPOOL_AUTH_ISSUER and SPOOL_AUTH_AUDIENCE are comma-separated lists. With SPOOL_AUTH_ISSUER unset it returns zero Options, whose Enabled is
 // false: the deployment signs nobody in.
 func FromEnv(getenv func(string) string) (Options, error) {
 	opts := Options{
-		Issuer:       strings.TrimSpace(getenv(EnvIssuer)),
+		Issuers:      commaList(getenv(EnvIssuer)),
+		Audiences:    commaList(getenv(EnvAudience)),
 		Authority:    strings.TrimSpace(getenv(EnvAuthority)),
 		ServerAppURI: strings.TrimSpace(getenv(EnvServerAppURI)),
 		CLIAppID:     strings.TrimSpace(getenv(EnvCLIAppID)),
-	}
-	for _, a := range strings.Split(getenv(EnvAudience), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			opts.Audiences = append(opts.Audiences, a)
-		}
 	}
 	if !opts.Enabled() {
 		if len(opts.Audiences) > 0 {
@@ -95,14 +94,29 @@ func FromEnv(getenv func(string) string) (Options, error) {
 	return opts, nil
 }
 
+func commaList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
 // Enabled says whether an issuer is configured.
-func (o Options) Enabled() bool { return o.Issuer != "" }
+func (o Options) Enabled() bool { return len(o.Issuers) > 0 }
 
 // Validate refuses an issuer that is not an absolute https URL (http only on
 // loopback) and a missing audience.
 func (o Options) Validate() error {
-	if err := checkFetchURL("issuer "+EnvIssuer, o.Issuer); err != nil {
-		return err
+	if len(o.Issuers) == 0 {
+		return fmt.Errorf("%s is empty: name the token issuer(s), comma-separated", EnvIssuer)
+	}
+	for _, iss := range o.Issuers {
+		if err := checkFetchURL("issuer "+EnvIssuer, iss); err != nil {
+			return err
+		}
 	}
 	if len(o.Audiences) == 0 {
 		return fmt.Errorf("%s is empty: name the audience(s) tokens must be issued for, comma-separated", EnvAudience)

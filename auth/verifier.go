@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,13 +10,20 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 )
 
-// Verifier checks bearer tokens. It discovers the issuer on first use, not in New, so
+// Verifier checks bearer tokens. It discovers an issuer on first use, not in New, so
 // that the handler can listen before the issuer answers; a failed discovery is
 // retried on a later request, at most once per Options.DiscoveryRetry.
 type Verifier struct {
-	opts Options
+	opts    Options
+	issuers []*issuer
+}
+
+// issuer is one accepted issuer and, once discovered, the verifier of its tokens.
+type issuer struct {
+	url string
 
 	mu        sync.Mutex // guards the fields below; held during discovery
 	verifier  *oidc.IDTokenVerifier
@@ -28,14 +36,22 @@ func New(opts Options) (*Verifier, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Verifier{opts: opts.withDefaults()}, nil
+	v := &Verifier{opts: opts.withDefaults()}
+	for _, url := range opts.Issuers {
+		v.issuers = append(v.issuers, &issuer{url: url})
+	}
+	return v, nil
 }
 
 // Verify checks raw, a compact JWT, and returns who it names. An error wrapping
 // ErrUnavailable means the issuer could not be reached; any other error means the
 // token is not acceptable.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
-	idv, err := v.tokenVerifier(ctx)
+	iss, err := v.issuerOf(raw)
+	if err != nil {
+		return nil, err
+	}
+	idv, err := iss.tokenVerifier(ctx, v.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +80,30 @@ var (
 	errWrongAudience = errors.New("the token is not issued for this server's audience")
 	errNotYetValid   = errors.New("the token is not valid yet (nbf)")
 	errExpired       = errors.New("the token has expired")
+	errOtherIssuer   = errors.New("the token is issued by an issuer this server does not accept")
 )
+
+// issuerOf picks the accepted issuer the token names, reading `iss` before the
+// signature is checked only to know whose keys must check it. Tokens of other issuers
+// never cause a request.
+func (v *Verifier) issuerOf(raw string) (*issuer, error) {
+	jws, err := jose.ParseSigned(raw, signingAlgs)
+	if err != nil {
+		return nil, fmt.Errorf("malformed token: %w", err)
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+	}
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims); err != nil {
+		return nil, fmt.Errorf("malformed token claims: %w", err)
+	}
+	for _, iss := range v.issuers {
+		if iss.url == claims.Issuer {
+			return iss, nil
+		}
+	}
+	return nil, errOtherIssuer
+}
 
 // checkTimes applies ClockSkew to exp and nbf. go-oidc checks exp without leeway
 // (shifted by tokenVerifier's clock) and nbf with a fixed five minutes; this check is
@@ -83,36 +122,36 @@ func (v *Verifier) checkTimes(c tokenClaims) error {
 	return nil
 }
 
-// tokenVerifier returns the go-oidc verifier, discovering the issuer if that has not
-// succeeded yet.
-func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.verifier != nil {
-		return v.verifier, nil
+// tokenVerifier returns the go-oidc verifier of the issuer, discovering it if that
+// has not succeeded yet.
+func (is *issuer) tokenVerifier(ctx context.Context, opts Options) (*oidc.IDTokenVerifier, error) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.verifier != nil {
+		return is.verifier, nil
 	}
-	now := v.opts.Now()
-	if !v.lastTry.IsZero() && now.Sub(v.lastTry) < v.opts.DiscoveryRetry {
-		return nil, v.lastError
+	now := opts.Now()
+	if !is.lastTry.IsZero() && now.Sub(is.lastTry) < opts.DiscoveryRetry {
+		return nil, is.lastError
 	}
-	v.lastTry = now
-	idv, err := v.discover(ctx)
+	is.lastTry = now
+	idv, err := discover(ctx, opts, is.url)
 	if err != nil {
-		v.lastError = fmt.Errorf("%w: discovering %s: %w", ErrUnavailable, v.opts.Issuer, err)
-		v.opts.Logger.Warn("OIDC discovery failed", "issuer", v.opts.Issuer, "err", err)
-		return nil, v.lastError
+		is.lastError = fmt.Errorf("%w: discovering %s: %w", ErrUnavailable, is.url, err)
+		opts.Logger.Warn("OIDC discovery failed", "issuer", is.url, "err", err)
+		return nil, is.lastError
 	}
-	v.verifier = idv
+	is.verifier = idv
 	return idv, nil
 }
 
 // discover reads the issuer's discovery document (go-oidc checks that it names the
 // same issuer) and builds a verifier over its keys.
-func (v *Verifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+func discover(ctx context.Context, opts Options, issuerURL string) (*oidc.IDTokenVerifier, error) {
 	// A caller that hangs up must not leave a failure behind for everyone else.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultFetchTimeout)
 	defer cancel()
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, v.opts.HTTPClient), v.opts.Issuer)
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, opts.HTTPClient), issuerURL)
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +165,8 @@ func (v *Verifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) 
 	if err := checkFetchURL("jwks_uri", doc.JWKSURL); err != nil {
 		return nil, err
 	}
-	keys := &keySet{url: doc.JWKSURL, client: v.opts.HTTPClient, now: v.opts.Now, refreshInterval: v.opts.KeyRefreshInterval,
-		retryInterval: v.opts.DiscoveryRetry}
+	keys := &keySet{url: doc.JWKSURL, client: opts.HTTPClient, now: opts.Now, refreshInterval: opts.KeyRefreshInterval,
+		retryInterval: opts.DiscoveryRetry}
 	algs := make([]string, len(signingAlgs))
 	for i, a := range signingAlgs {
 		algs[i] = string(a)
@@ -137,6 +176,6 @@ func (v *Verifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) 
 		SupportedSigningAlgs: algs,
 		// Expiry is checked in checkTimes with the configured skew; go-oidc's own check
 		// runs on a clock set back by that skew, so it never refuses first.
-		Now: func() time.Time { return v.opts.Now().Add(-v.opts.ClockSkew) },
+		Now: func() time.Time { return opts.Now().Add(-opts.ClockSkew) },
 	}), nil
 }

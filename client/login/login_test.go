@@ -31,7 +31,7 @@ type server struct {
 func startServer(t *testing.T, signIn bool) *server {
 	t.Helper()
 	iss := oidctest.Start(t)
-	opts := auth.Options{Issuer: iss.URL, Audiences: []string{testAudience}, CLIAppID: "cli-app"}
+	opts := auth.Options{Issuers: []string{iss.URL}, Audiences: []string{testAudience}, CLIAppID: "cli-app"}
 	v, err := auth.New(opts)
 	if err != nil {
 		t.Fatal(err)
