@@ -41,7 +41,7 @@ type keySet struct {
 // VerifySignature checks jwt's signature and returns its payload. go-oidc calls it
 // after it has checked the algorithm against signingAlgs.
 func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, signingAlgs)
+	jws, err := jose.ParseSignedCompact(jwt, signingAlgs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed token: %w", err)
 	}

@@ -87,7 +87,7 @@ var (
 // signature is checked only to know whose keys must check it. Tokens of other issuers
 // never cause a request.
 func (v *Verifier) issuerOf(raw string) (*issuer, error) {
-	jws, err := jose.ParseSigned(raw, signingAlgs)
+	jws, err := jose.ParseSignedCompact(raw, signingAlgs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed token: %w", err)
 	}

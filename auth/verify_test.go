@@ -46,6 +46,16 @@ func TestEachRoleIsAllowedItsPermissionsAndRefusedTheRestWith403(t *testing.T) {
 	}
 }
 
+func TestPermissionsOfListsWhatTheRolesGrant(t *testing.T) {
+	got := PermissionsOf(&Principal{Roles: []string{"reader", "unknown"}})
+	if !slices.Equal(got, []Permission{ReadBuffers, ReadAccess}) {
+		t.Errorf("reader: %v", got)
+	}
+	if got := PermissionsOf(nil); got != nil {
+		t.Errorf("nil principal: %v", got)
+	}
+}
+
 func TestTheStrongestOfSeveralRolesApplies(t *testing.T) {
 	f := newFixture(t)
 	tok := f.token(t, "reader", "owner")
@@ -92,6 +102,7 @@ var badTokenCases = []badTokenCase{
 	{"garbage", literal("Bearer not-a-token"), "invalid_token"},
 	{"three garbage parts", literal("Bearer aaa.bbb.ccc"), "invalid_token"},
 	{"empty bearer", literal("Bearer "), "invalid_request"},
+	{"JWS JSON serialization", literal(`Bearer {"payload":"e30","protected":"eyJhbGciOiJSUzI1NiJ9","signature":"AA"}`), "invalid_request"},
 	{"Basic scheme", literal("Basic dXNlcjpwYXNz"), "invalid_request"},
 	{"two tokens in one header", literal("Bearer a.b.c, Bearer d.e.f"), "invalid_request"},
 	{"second Authorization header", func(t *testing.T, f *fixture) []string {
