@@ -10,17 +10,19 @@ import (
 	"path/filepath"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"spool/auth"
 )
 
 // Config is what a login remembers: no token, no secret; the token cache (if any)
 // is azidentity's.
 type Config struct {
-	ServerURL       string         `json:"serverUrl"`
-	Method          Method         `json:"method"`
-	Metadata        serverMetadata `json:"metadata"`
-	ClientID        string         `json:"clientId,omitempty"`
-	CertificatePath string         `json:"certificatePath,omitempty"`
-	TokenFilePath   string         `json:"tokenFilePath,omitempty"`
+	ServerURL       string        `json:"serverUrl"`
+	Method          Method        `json:"method"`
+	Metadata        auth.Metadata `json:"metadata"`
+	ClientID        string        `json:"clientId,omitempty"`
+	CertificatePath string        `json:"certificatePath,omitempty"`
+	TokenFilePath   string        `json:"tokenFilePath,omitempty"`
 	// PersistentCache says whether azidentity's encrypted token cache is used.
 	PersistentCache bool `json:"persistentCache"`
 	// Record names the signed-in account of an interactive login.

@@ -14,8 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
-	"spool/auth"
 )
 
 // Method is how the CLI gets its tokens.
@@ -140,6 +138,3 @@ func (s *Session) Authorize(ctx context.Context, req *http.Request) error {
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	return nil
 }
-
-// serverMetadata is the server's GET /metadata answer.
-type serverMetadata = auth.Metadata

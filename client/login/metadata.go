@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"spool/auth"
 	"spool/internal/redact"
 )
 
@@ -19,8 +20,8 @@ const maxMetadataBytes = 64 << 10
 
 // FetchMetadata reads GET {serverURL}/metadata and checks that the server signs
 // callers in. client nil means http.DefaultClient.
-func FetchMetadata(ctx context.Context, client *http.Client, serverURL string) (serverMetadata, error) {
-	var md serverMetadata
+func FetchMetadata(ctx context.Context, client *http.Client, serverURL string) (auth.Metadata, error) {
+	var md auth.Metadata
 	base, err := url.Parse(serverURL)
 	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
 		return md, fmt.Errorf("server URL %q is not an http(s) URL", redact.String(serverURL))
