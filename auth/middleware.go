@@ -116,19 +116,29 @@ func (c *challenge) write(w http.ResponseWriter) {
 func Require(perm Permission) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, ok := PrincipalFrom(r.Context())
-			switch {
-			case !ok:
-				(&challenge{message: "This server requires a bearer token."}).write(w)
-			case !Allowed(p, perm):
-				w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", Realm))
-				writeError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf(
-					"The caller's roles (%s) do not allow %s.", rolesText(p.Roles), perm))
-			default:
+			if Check(w, r, perm) {
 				next.ServeHTTP(w, r)
 			}
 		})
 	}
+}
+
+// Check is Require inside a handler, for permissions that depend on the request
+// (a writeable access URL, a purge): it says whether r's principal holds perm, and
+// when not it has answered 401 or 403.
+func Check(w http.ResponseWriter, r *http.Request, perm Permission) bool {
+	p, ok := PrincipalFrom(r.Context())
+	switch {
+	case !ok:
+		(&challenge{message: "This server requires a bearer token."}).write(w)
+		return false
+	case !Allowed(p, perm):
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", Realm))
+		writeError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf(
+			"The caller's roles (%s) do not allow %s.", rolesText(p.Roles), perm))
+		return false
+	}
+	return true
 }
 
 // writeError answers in spool's error shape, {"error":{"code":"…","message":"…"}}.

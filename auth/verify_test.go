@@ -182,3 +182,31 @@ func TestRequireWithoutMiddlewareFailsClosed(t *testing.T) {
 		t.Fatalf("%d %s, want 401", rec.Code, rec.Body)
 	}
 }
+
+func TestCheckDecidesInsideAHandler(t *testing.T) {
+	f := newFixture(t)
+	h := func(w http.ResponseWriter, r *http.Request) {
+		perm := ReadAccess
+		if r.URL.Query().Get("writeable") == "true" {
+			perm = WriteAccess
+		}
+		if Check(w, r, perm) {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}
+	v, err := New(Options{Issuers: []string{f.iss.URL}, Audiences: []string{testAudience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.handler = v.Middleware(nil)(http.HandlerFunc(h))
+	reader := f.token(t, "reader")
+	if rec := f.bearer("/access", reader); rec.Code != http.StatusNoContent {
+		t.Errorf("read access: %d", rec.Code)
+	}
+	if rec := f.bearer("/access?writeable=true", reader); rec.Code != http.StatusForbidden || errorCode(t, rec) != "Forbidden" {
+		t.Errorf("write access as reader: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.bearer("/access?writeable=true", f.token(t, "contributor")); rec.Code != http.StatusNoContent {
+		t.Errorf("write access as contributor: %d", rec.Code)
+	}
+}
