@@ -2,6 +2,13 @@
 // reads the server's sign-in metadata, builds an Entra ID credential (azidentity) for
 // the chosen method, remembers server and method in a per-user config file, and
 // authorizes requests with the tokens it gets.
+//
+// Tokens are never written by this package. Interactive logins keep an
+// azidentity AuthenticationRecord in the config file and their tokens in azidentity's
+// encrypted persistent cache where the platform has one; where it has not, tokens live
+// in memory, each process refreshes silently only while MSAL can, and otherwise asks
+// for `spool login` again. Azure CLI tokens come from az's own cache and are reused in
+// memory until five minutes before they expire.
 package login
 
 import (
