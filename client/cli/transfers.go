@@ -18,6 +18,9 @@ const defaultFlushInterval = time.Second
 // resolve turns a BUFFER argument into an access source. The API client is only
 // needed (and a bad server URL only matters) when the argument is a buffer ID.
 func (a *app) resolve(ctx context.Context, arg string, writeable bool, accessTTL string) (transfer.AccessSource, error) {
+	if err := checkAccessTTL(accessTTL); err != nil {
+		return nil, err
+	}
 	c, err := a.client()
 	if err != nil {
 		if client.ValidateID(arg) == nil {
@@ -28,9 +31,10 @@ func (a *app) resolve(ctx context.Context, arg string, writeable bool, accessTTL
 	return client.ResolveBuffer(ctx, c, arg, client.ResolveOptions{Writeable: writeable, AccessTTL: accessTTL})
 }
 
-// accessTTLFlag is the lifetime asked for access URLs; the server checks it.
+// accessTTLFlag is the lifetime asked for access URLs, checked here as the server
+// checks it.
 func accessTTLFlag(fs *pflag.FlagSet) *string {
-	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
+	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `HH:MM:SS` (30 s to 1 h; default 1 h)")
 }
 
 func writeCommand() command {
