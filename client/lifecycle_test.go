@@ -1,7 +1,6 @@
 package client
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -21,21 +20,11 @@ func TestParseTTLTakesTheServersTimeSpanGrammar(t *testing.T) {
 			t.Errorf("ParseTTL(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for in, hint := range map[string]string{
-		"":                     "empty",
-		"-1":                   "negative",
-		"1.2":                  "1.2:00:00",
-		" 1.02 ":               "1.02:00:00",
-		"1.24":                 "ambiguous",
-		"0.00:60":              "out of range",
-		"0.00:00:60":           "out of range",
-		"1d":                   "units",
-		"213504":               "at most 36500.00:00:00",
-		"36500.00:00:01":       "at most 36500.00:00:00",
-		"99999999999999999999": "is not",
-	} {
-		if _, err := ParseTTL(in); err == nil || !strings.Contains(err.Error(), hint) {
-			t.Errorf("ParseTTL(%q): %v, want a refusal saying %q", in, err, hint)
+	// The grammar's messages are pinned in internal/model; here, that the CLI
+	// refuses what the server refuses, overflow and Tyger's D.HH shorthand included.
+	for _, in := range []string{"", "-1", "1.2", " 1.02 ", "1.24", "0.00:60", "0.00:00:60", "1d", "213504", "36500.00:00:01", "99999999999999999999"} {
+		if _, err := ParseTTL(in); err == nil {
+			t.Errorf("ParseTTL(%q) accepted", in)
 		}
 	}
 }

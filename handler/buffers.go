@@ -170,12 +170,17 @@ func bufferID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) error {
-	id, err := bufferID(r)
-	if err != nil {
-		return err
+// bufferInState reads a single-buffer route's ID and its softDeleted switch.
+func bufferInState(r *http.Request) (id string, deleted bool, err error) {
+	if id, err = bufferID(r); err != nil {
+		return "", false, err
 	}
-	deleted, err := readQuery(r, (*query).softDeleted)
+	deleted, err = readQuery(r, (*query).softDeleted)
+	return id, deleted, err
+}
+
+func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) error {
+	id, deleted, err := bufferInState(r)
 	if err != nil {
 		return err
 	}
@@ -193,11 +198,7 @@ var errUpdateContended = apiError{status: http.StatusServiceUnavailable, code: c
 	msg: "The buffer is being changed by other requests; retry.", retryAfter: "1"}
 
 func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) error {
-	id, err := bufferID(r)
-	if err != nil {
-		return err
-	}
-	deleted, err := readQuery(r, (*query).softDeleted)
+	id, deleted, err := bufferInState(r)
 	if err != nil {
 		return err
 	}

@@ -78,56 +78,55 @@ func (a *api) getInState(ctx context.Context, id string, softDeleted bool) (mode
 	return b, inState(b, softDeleted, a.now())
 }
 
-// softDelete is the change of DELETE /buffers/{id}: a live buffer becomes
-// soft-deleted until now+ttl, keeping aside the expiry it had for a restore.
-func softDelete(now time.Time, ttl time.Duration) func(model.Buffer) (model.Buffer, error) {
+// change is one lifecycle transition of one buffer, decided on its current record.
+type change func(model.Buffer) (model.Buffer, error)
+
+// from is a change allowed in one state only: a visible buffer (not purging, not
+// expired) that is soft-deleted, or live, as deleted says; apply makes the change.
+func from(deleted bool, now time.Time, apply func(*model.Buffer)) change {
 	return func(b model.Buffer) (model.Buffer, error) {
-		if b.Purging || expired(b, now) {
+		switch {
+		case b.Purging || expired(b, now):
 			return b, model.ErrNotFound
-		}
-		if b.IsSoftDeleted {
+		case deleted && !b.IsSoftDeleted:
+			return b, errNotDeleted
+		case !deleted && b.IsSoftDeleted:
 			return b, errAlreadyDeleted
 		}
-		purgeAt := now.Add(ttl).UTC()
-		b.IsSoftDeleted, b.KeptExpiresAt, b.ExpiresAt = true, b.ExpiresAt, &purgeAt
+		apply(&b)
 		return b, nil
 	}
 }
 
+// softDelete is the change of DELETE /buffers/{id}: a live buffer becomes
+// soft-deleted until now+ttl, keeping aside the expiry it had for a restore.
+func softDelete(now time.Time, ttl time.Duration) change {
+	return from(false, now, func(b *model.Buffer) {
+		purgeAt := now.Add(ttl).UTC()
+		b.IsSoftDeleted, b.KeptExpiresAt, b.ExpiresAt = true, b.ExpiresAt, &purgeAt
+	})
+}
+
 // schedulePurge is the change of DELETE /buffers/{id}?softDeleted=true: a
 // soft-deleted buffer's purge moves to now+ttl (ttl=0: the next sweep purges it).
-func schedulePurge(now time.Time, ttl time.Duration) func(model.Buffer) (model.Buffer, error) {
-	return func(b model.Buffer) (model.Buffer, error) {
-		if b.Purging || expired(b, now) {
-			return b, model.ErrNotFound
-		}
-		if !b.IsSoftDeleted {
-			return b, errNotDeleted
-		}
+func schedulePurge(now time.Time, ttl time.Duration) change {
+	return from(true, now, func(b *model.Buffer) {
 		purgeAt := now.Add(ttl).UTC()
 		b.ExpiresAt = &purgeAt
-		return b, nil
-	}
+	})
 }
 
 // restore is the change of POST /buffers/{id}/restore. Unlike Tyger, it gives back
 // the expiry the buffer had before its deletion (none stays none); only when that
 // moment passed meanwhile does the buffer get RestoreGrace from now.
-func restore(now time.Time, grace time.Duration) func(model.Buffer) (model.Buffer, error) {
-	return func(b model.Buffer) (model.Buffer, error) {
-		if b.Purging || expired(b, now) {
-			return b, model.ErrNotFound
-		}
-		if !b.IsSoftDeleted {
-			return b, errNotDeleted
-		}
+func restore(now time.Time, grace time.Duration) change {
+	return from(true, now, func(b *model.Buffer) {
 		b.IsSoftDeleted, b.ExpiresAt, b.KeptExpiresAt = false, b.KeptExpiresAt, nil
-		if expired(b, now) {
+		if expired(*b, now) {
 			later := now.Add(grace).UTC()
 			b.ExpiresAt = &later
 		}
-		return b, nil
-	}
+	})
 }
 
 // lifetime reads the ttl of a delete or purge: a non-negative TimeSpan, or the
@@ -139,9 +138,6 @@ func (a *api) lifetime(q *query) (time.Duration, error) {
 	}
 	return ttl, err
 }
-
-// change is one lifecycle transition of one buffer, decided on its current record.
-type change func(model.Buffer) (model.Buffer, error)
 
 // deleteParams is the query of a delete: softDeleted=true makes it a purge (a new
 // purge time for a deleted buffer), and ttl is how long until the purge.

@@ -49,9 +49,15 @@ func TestParseTimeSpanRefusesOverflowAmbiguityAndNegativesWithAHint(t *testing.T
 		"soon":                "is not D or",
 	} {
 		_, err := ParseTimeSpan(in)
-		if err == nil || !strings.Contains(err.Error(), hint) {
-			t.Errorf("%q: %v, want a refusal saying %q", in, err, hint)
-		}
+		wantRefusal(t, in, err, hint)
+	}
+}
+
+// wantRefusal checks that input was refused with a message saying hint.
+func wantRefusal(t *testing.T, input string, err error, hint string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), hint) {
+		t.Errorf("%q: %v, want a refusal saying %q", input, err, hint)
 	}
 }
 
@@ -84,9 +90,8 @@ func TestAccessTTLKeepsTygersLimitsAndMessages(t *testing.T) {
 		"213504":     "too long",
 		"1.12":       "ambiguous",
 	} {
-		if _, err := ParseAccessTTL(in); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: %v, want %q", in, err, want)
-		}
+		_, err := ParseAccessTTL(in)
+		wantRefusal(t, in, err, want)
 	}
 	if d, err := ParseAccessTTL(""); err != nil || d != time.Hour {
 		t.Errorf("empty: %v %v, want the 1 h default", d, err)
