@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // readBody decodes a JSON body of at most MaxBodyBytes into v; strict refuses
@@ -30,6 +31,9 @@ func readBody(w http.ResponseWriter, r *http.Request, v any, strict bool) error 
 	if err != nil {
 		return bodyReadError(r.Context(), err)
 	}
+	// The body is in: the connection's read deadline (boundTime) has done its job,
+	// and the request's context bounds the rest.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}

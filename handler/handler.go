@@ -231,15 +231,19 @@ func (a *api) checkPrincipal(next http.Handler) http.Handler {
 
 // boundTime gives each request a deadline; storage calls that run past it fail with
 // context.DeadlineExceeded, which is answered 503 with Retry-After. The deadline
-// bounds reading the body too: a client that stalls or trickles its body has the
-// read fail at the deadline (answered 408) instead of holding the request open.
-// Behind a writer without a connection (a test recorder) there is nothing to set.
+// bounds reading a body too: a client that stalls or trickles its body has the
+// read fail at the deadline (answered 408) instead of holding the request open;
+// readBody lifts it once the body is in. It is set only when there is a body: on
+// an idle connection net/http's own background read would time out with it and
+// cancel the request, turning a 503 into a race. Behind a writer without a
+// connection (a test recorder) there is nothing to set.
 func (a *api) boundTime(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), a.requestTimeout)
 		defer cancel()
-		deadline, _ := ctx.Deadline()
-		_ = http.NewResponseController(w).SetReadDeadline(deadline)
+		if deadline, _ := ctx.Deadline(); r.ContentLength != 0 {
+			_ = http.NewResponseController(w).SetReadDeadline(deadline)
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
