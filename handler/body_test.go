@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -150,5 +151,46 @@ func TestTheTooLargeMessageNamesTheConfiguredLimit(t *testing.T) {
 	a := f.rawTry(http.MethodPost, "/buffers", `{"tags":{"k":"`+strings.Repeat("v", MaxBodyBytes)+`"}}`)
 	if a.status != http.StatusRequestEntityTooLarge || !strings.Contains(string(a.body), "limit of 64 KiB") {
 		t.Errorf("oversized body: %v", a)
+	}
+}
+
+// stallingReads is a store whose reads and updates hang until the request's time is up.
+type stallingReads struct{ *fakeStore }
+
+func (s stallingReads) Get(ctx context.Context, id string) (model.Buffer, error) {
+	<-ctx.Done()
+	return model.Buffer{}, fmt.Errorf("reading %s: %w", id, ctx.Err())
+}
+
+func (s stallingReads) Update(ctx context.Context, id string, _ model.BufferUpdate, _ string) (model.Buffer, error) {
+	return s.Get(ctx, id)
+}
+
+// The body's read deadline must not race the request's own: a request that runs
+// out of time on storage is a 503 on a real connection too, never a 500 from the
+// connection's background read cancelling it at the same instant.
+func TestARequestOutOfTimeOnARealConnectionIs503(t *testing.T) {
+	srv, _ := directAPI(t, func(o *Options) {
+		o.Store = stallingReads{newFakeStore()}
+		o.RequestTimeout = 200 * time.Millisecond
+	})
+	id := newID()
+	for i := range 10 {
+		for _, c := range []struct{ method, body string }{{http.MethodGet, ""}, {http.MethodPost, ""}, {http.MethodPut, `{"tags":{}}`}} {
+			path := "/api/buffers/" + id
+			if c.method == http.MethodPost {
+				path += "/access"
+			}
+			req, _ := http.NewRequest(c.method, srv.URL+path, strings.NewReader(c.body))
+			setHeaders(req, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("try %d, %s %s: %d, want 503", i, c.method, path, resp.StatusCode)
+			}
+		}
 	}
 }
