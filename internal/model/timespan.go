@@ -55,12 +55,21 @@ func parseTimeSpanParts(s string) (time.Duration, bool, error) {
 	case s == "":
 		return 0, false, fmt.Errorf("the TimeSpan is empty; write %s", TimeSpanGrammar)
 	case dayHoursPattern.MatchString(s):
-		days, hours, _ := strings.Cut(s, ".")
-		return 0, false, fmt.Errorf("the TimeSpan %q is ambiguous: for %s days and %s hours write %s.%s:00:00 (or %s:00:00 for hours only)", s, days, hours, days, hours, hours)
+		return 0, false, ambiguousDayHours(s)
 	case goDuration.MatchString(s):
 		return 0, false, fmt.Errorf("the TimeSpan %q has units; write %s", s, TimeSpanGrammar)
 	}
 	return 0, false, fmt.Errorf("the TimeSpan %q is not %s", s, TimeSpanGrammar)
+}
+
+// ambiguousDayHours refuses D.HH, which Tyger's CLI reads as days and hours and
+// .NET does not read at all, suggesting the full form when there is one.
+func ambiguousDayHours(s string) error {
+	days, hours, _ := strings.Cut(s, ".")
+	if h, err := strconv.Atoi(hours); err == nil && h <= 23 && len(hours) <= 2 {
+		return fmt.Errorf("the TimeSpan %q is ambiguous: for %s day(s) and %d hour(s) write %s.%02d:00:00", s, days, h, days, h)
+	}
+	return fmt.Errorf("the TimeSpan %q is ambiguous; write %s", s, TimeSpanGrammar)
 }
 
 // span adds up the parts of a TimeSpan, checking each field's range and the total
