@@ -243,7 +243,7 @@ also write it) straight from Blob Storage until it expires. Treat it as a secret
 		example: "  spool buffer access yf4sx2aqzitepjhmxjhanomn5e --write > url.txt\n  spool buffer write url.txt -i data.bin",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			write := fs.BoolP("write", "w", false, "ask for write access as well as read")
-			ttl := fs.String("access-ttl", "", "how long the URL stays valid, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
+			ttl := fs.String("access-ttl", "", "how long the URL stays valid, as `HH:MM:SS` (30 s to 1 h; default 1 h)")
 			return func(ctx context.Context, args []string) error {
 				if err := checkAccessTTL(*ttl); err != nil {
 					return err

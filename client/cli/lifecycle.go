@@ -15,7 +15,8 @@ import (
 	"spool/internal/model"
 )
 
-// ttlFlag defines --ttl, a lifetime in Tyger's D.HH:MM:SS grammar.
+// ttlFlag defines --ttl, a lifetime in the API's TimeSpan grammar
+// (model.ParseTimeSpan), the one the server reads.
 func ttlFlag(fs *pflag.FlagSet, usage string) *string {
 	return fs.String("ttl", "", usage)
 }
@@ -32,6 +33,18 @@ func expiryFrom(fs *pflag.FlagSet, ttl string) (*time.Time, error) {
 	}
 	at := time.Now().Add(d).UTC()
 	return &at, nil
+}
+
+// checkAccessTTL refuses locally an --access-ttl the server would refuse, with the
+// server's message; empty asks for the server's default.
+func checkAccessTTL(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := model.ParseAccessTTL(s); err != nil {
+		return usagef("", "--access-ttl: %v", err)
+	}
+	return nil
 }
 
 // lifecycleCommand is delete, restore or purge: of the buffers named by ID, or of all

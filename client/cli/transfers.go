@@ -44,32 +44,10 @@ func transferArgs(args []string, verb string, dop int) error {
 	return nil
 }
 
-// The lifetimes the server grants access URLs (handler/params.go), checked here
-// too so that a wrong --access-ttl is a usage error before any request.
-const (
-	minAccessTTL = 30 * time.Second
-	maxAccessTTL = time.Hour
-)
-
-// accessTTLFlag is the lifetime asked for access URLs.
+// accessTTLFlag is the lifetime asked for access URLs, checked here as the server
+// checks it.
 func accessTTLFlag(fs *pflag.FlagSet) *string {
-	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
-}
-
-// checkAccessTTL refuses an --access-ttl the server would refuse; empty is the
-// server's default.
-func checkAccessTTL(ttl string) error {
-	if ttl == "" {
-		return nil
-	}
-	d, err := client.ParseTTL(ttl)
-	if err != nil {
-		return usagef("", "--access-ttl: %v", err)
-	}
-	if d < minAccessTTL || d > maxAccessTTL {
-		return usagef("", "--access-ttl %s is %s: an access URL must last at least 30 seconds and at most 1 hour", ttl, d)
-	}
-	return nil
+	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `HH:MM:SS` (30 s to 1 h; default 1 h)")
 }
 
 func writeCommand() command {
