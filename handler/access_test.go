@@ -19,7 +19,7 @@ import (
 	"spool/internal/reliability"
 )
 
-// checkSASGuards in blobs_test.go covers reading, creating and the refused
+// checkSASGuards in blobstore/blobstore_test.go covers reading, creating and the refused
 // overwrite; these are the remaining ways a URL could be misused.
 
 func deleteBlob(t *testing.T, client *http.Client, blobURL string) error {

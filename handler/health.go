@@ -43,8 +43,9 @@ type healthReport struct {
 
 // healthz answers 200 when table and blob storage both answer, else 503. It names
 // each check's outcome only ("ok", "unavailable", "not checked", or "unavailable: "
-// and a NotReadyError's reason): endpoints, keys and error texts stay in the log. It is a function-key route like the others; a probe
-// sends the key in x-functions-key.
+// and a NotReadyError's reason): endpoints, keys and error texts stay in the log.
+// It is a function-key route like the others; a probe sends the key in
+// x-functions-key.
 func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
