@@ -59,7 +59,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	tables := newTables(store, logger)
 	h, err := handler.New(handler.Options{
 		Store:            tables,
-		Containers:       containers,
+		Containers:       blobs{containers},
 		Location:         cfg.location,
 		Logger:           logger,
 		RequirePrincipal: cfg.requirePrincipal,

@@ -82,7 +82,7 @@ func (t *tables) create(ctx context.Context) error {
 		defer t.mu.Unlock()
 		t.ready, t.err = err == nil, err
 		if err != nil && ctx.Err() == nil {
-			t.reason = "tables not created yet: " + whyNot(err)
+			t.reason = "tables not created yet: " + whyNot("table", err)
 		}
 		return nil, err
 	})
@@ -116,18 +116,18 @@ func (t *tables) notReady() error {
 	return &handler.NotReadyError{Reason: t.reason, Err: t.err}
 }
 
-// whyNot names a storage failure in words safe for healthz.
-func whyNot(err error) string {
+// whyNot names a failure of the storage service in words safe for healthz.
+func whyNot(service string, err error) string {
 	var re *azcore.ResponseError
 	switch {
 	case errors.As(err, &re) && (re.StatusCode == http.StatusForbidden || re.StatusCode == http.StatusUnauthorized):
 		return "access denied (role assignments can take minutes to apply)"
 	case errors.As(err, &re):
-		return "the table service answered " + http.StatusText(re.StatusCode)
+		return "the " + service + " service answered " + http.StatusText(re.StatusCode)
 	case errors.Is(err, context.DeadlineExceeded):
-		return "the table service did not answer in time"
+		return "the " + service + " service did not answer in time"
 	default:
-		return "no answer from the table service"
+		return "no answer from the " + service + " service"
 	}
 }
 
