@@ -262,14 +262,15 @@ func (s *userDelegationSigner) credential(ctx context.Context, sasExpiry time.Ti
 }
 
 // storageError marks faults a retry may cure (throttling, 5xx, no connection, and
-// an authorization refusal, which is what storage answers while the app's role
-// assignments or network rules still propagate) as model.ErrUnavailable so clients
-// get 503 and Retry-After. A failed authentication (a wrong key) stays an error.
+// AuthorizationPermissionMismatch, what storage answers while the app's role
+// assignments still propagate) as model.ErrUnavailable so clients get 503 and
+// Retry-After. Other refusals (a wrong key: AuthenticationFailed on Azure,
+// AuthorizationFailure on Azurite) stay errors.
 func storageError(op string, err error) error {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		if re.StatusCode >= 500 || re.StatusCode == http.StatusTooManyRequests || re.StatusCode == http.StatusRequestTimeout ||
-			re.ErrorCode == string(bloberror.AuthorizationPermissionMismatch) || re.ErrorCode == string(bloberror.AuthorizationFailure) {
+			re.ErrorCode == string(bloberror.AuthorizationPermissionMismatch) {
 			return fmt.Errorf("%s: %w: %w", op, model.ErrUnavailable, err)
 		}
 		return fmt.Errorf("%s: %w", op, err)

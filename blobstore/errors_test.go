@@ -21,8 +21,8 @@ func TestStorageErrorsThatARetryMayCureAreUnavailable(t *testing.T) {
 		{"server error", &azcore.ResponseError{StatusCode: 503, ErrorCode: "ServerBusy"}, true},
 		{"throttled", &azcore.ResponseError{StatusCode: 429}, true},
 		{"role assignment not applied yet", &azcore.ResponseError{StatusCode: 403, ErrorCode: "AuthorizationPermissionMismatch"}, true},
-		{"network rules not applied yet", &azcore.ResponseError{StatusCode: 403, ErrorCode: "AuthorizationFailure"}, true},
 		{"wrong key", &azcore.ResponseError{StatusCode: 403, ErrorCode: "AuthenticationFailed"}, false},
+		{"wrong key on Azurite", &azcore.ResponseError{StatusCode: 403, ErrorCode: "AuthorizationFailure"}, false},
 		{"container exists", &azcore.ResponseError{StatusCode: 409, ErrorCode: "ContainerAlreadyExists"}, false},
 		{"caller gave up", fmt.Errorf("sending: %w", context.Canceled), false},
 	} {

@@ -146,8 +146,8 @@ func TestHandlerRecreatesTablesThatVanishAndHealthzSaysSo(t *testing.T) {
 
 func TestHealthzSaysAccessDeniedWhileStorageRefusesTheApp(t *testing.T) {
 	// A wrong key stands for role assignments that have not applied yet: storage
-	// answers, but 403. (Azurite cannot refuse a role; a wrong key is refused as a
-	// failed authentication, which blob calls answer 500 as a misconfiguration, so
+	// answers, but 403. (Azurite cannot refuse a role; a wrong key is a refusal a
+	// retry cannot cure, which a route that reaches blob storage answers 500, so
 	// only the table side is checked here.)
 	const wrongKey = "d3Jvbmcga2V5IGZvciBhIHRlc3Q="
 	cs := strings.Replace(storage.ConnectionString(), azurite.AccountKey, wrongKey, 1)
