@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -296,6 +297,30 @@ func (a *app) clientOptions(sess *login.Session) client.Options {
 		opts.Authorize = sess.Authorize
 	}
 	return opts
+}
+
+// explainRefusal says what to do about a 401: sign in, or sign in again. A refusal
+// when a function key was sent keeps the client's advice to check the key.
+func (a *app) explainRefusal(err error) error {
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
+		return err
+	}
+	server := a.talkedTo.serverURL
+	switch {
+	case a.talkedTo.withToken:
+		return fmt.Errorf("%s refused the login's token (401%s): run `spool login %s` again", server, messageOf(apiErr), server)
+	case os.Getenv("SPOOL_FUNCTION_KEY") == "":
+		return fmt.Errorf("%s needs a sign-in (401) and this CLI is not logged in to it: run `spool login %s`, or set SPOOL_FUNCTION_KEY if it takes a function key", server, server)
+	}
+	return err
+}
+
+func messageOf(e *client.APIError) string {
+	if e.Message == "" {
+		return ""
+	}
+	return ": " + e.Message
 }
 
 // sameServer compares two API roots by scheme, host and path.

@@ -37,6 +37,12 @@ type app struct {
 	// answersFromStdin lets a test answer confirmation prompts through a stdin that
 	// is not a terminal.
 	answersFromStdin bool
+	// talkedTo is the server the API client was built for and whether it sends the
+	// login's token, to explain a refusal.
+	talkedTo struct {
+		serverURL string
+		withToken bool
+	}
 }
 
 // command is one `spool buffer` subcommand.
@@ -82,7 +88,7 @@ var errHelpShown = errors.New("help shown")
 // status. Output goes to stdout, logs and errors to stderr.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
-	err := a.dispatch(ctx, args)
+	err := a.explainRefusal(a.dispatch(ctx, args))
 	var uerr *usageError
 	switch {
 	case err == nil || errors.Is(err, errHelpShown):
@@ -231,7 +237,11 @@ func (a *app) client() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(a.clientOptions(sess))
+	opts := a.clientOptions(sess)
+	c, err := client.New(opts)
+	if err == nil {
+		a.talkedTo.serverURL, a.talkedTo.withToken = c.ServerURL(), opts.Authorize != nil
+	}
 	if err != nil && a.serverURL != "" {
 		return nil, usagef("", "--server-url: %v", err) // a flag given wrong, like any other
 	}
