@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -390,4 +391,25 @@ func TestARefusedOrUnobtainableTokenSaysToSignInAgain(t *testing.T) {
 		Tries:   2,
 		Outcome: "exit 1 with one line naming the server and saying to sign in again",
 	})
+}
+
+// TestTheBinarySignsInOnceForLaterProcesses runs the real binary: the login one
+// process remembers serves the next, which sends its token with no flags.
+func TestTheBinarySignsInOnceForLaterProcesses(t *testing.T) {
+	srv := startSignedInServer(t, handlerSetup{})
+	az := logintest.StubAz(t, loginAudience)
+	tok := srv.token(t, time.Now().Add(time.Hour), "reader")
+	az.Answer(t, tok, time.Now().Add(time.Hour))
+	bin := buildSpool(t)
+	for _, args := range [][]string{{"login", srv.url, "--azure-cli"}, {"buffer", "list", "--limit", "1"}, {"login", "status"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("spool %v: %v\n%s", args, err, out)
+		}
+	}
+	reqs, _ := srv.requests(1) // after the login's metadata read
+	checkSigned(t, "list from a later process", reqs, tok)
+	if az.Calls(t) != 3 {
+		t.Errorf("az ran %d times, want once per process", az.Calls(t))
+	}
 }
