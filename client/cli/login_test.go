@@ -129,7 +129,7 @@ func TestLoginWithTheAzureCLIIsRememberedAndSignsEveryLaterCommand(t *testing.T)
 	az.Answer(t, tok, time.Now().Add(time.Hour))
 
 	r := runCLI(t, "", "login", srv.url+"/", "--azure-cli")
-	if r.code != exitOK || !strings.Contains(r.stderr, "Signed in to "+srv.url+" as ada@example.com (azure-cli); roles: contributor, reader.") {
+	if r.code != exitOK || r.stdout != "" || r.stderr != "Signed in to "+srv.url+" as ada@example.com (azure-cli); roles: contributor, reader.\n" {
 		t.Fatalf("login: %+v", r)
 	}
 	reqs, next := srv.requests(0)
@@ -182,6 +182,9 @@ func TestLoginWithTheAzureCLIIsRememberedAndSignsEveryLaterCommand(t *testing.T)
 func checkLoginStatus(t *testing.T, serverURL string) {
 	t.Helper()
 	r := runCLI(t, "", "login", "status")
+	if strings.Contains(r.stdout+r.stderr, "eyJ") {
+		t.Errorf("login status shows the token: %+v", r)
+	}
 	for _, want := range []string{"server:     " + serverURL + "\n", "method:     azure-cli\n", "identity:   ada@example.com\n",
 		"object ID:  00000000-0000-0000-0000-0000000000a1\n", "roles:      contributor, reader\n", "token until: "} {
 		if r.code != exitOK || !strings.Contains(r.stdout, want) {
@@ -370,7 +373,8 @@ func TestARefusedOrUnobtainableTokenSaysToSignInAgain(t *testing.T) {
 	az := logintest.StubAz(t, loginAudience)
 	claims := srv.iss.Claims("api://another-app", "reader")
 	az.Answer(t, srv.iss.Token(t, claims), time.Now().Add(time.Hour))
-	if r := runCLI(t, "", "login", srv.url, "--azure-cli"); r.code != exitOK {
+	// The server from the global flag rather than an argument.
+	if r := runCLI(t, "", "--server-url", srv.url, "login", "--azure-cli"); r.code != exitOK {
 		t.Fatalf("login: %+v", r)
 	}
 	r := runCLI(t, "", "buffer", "list")
