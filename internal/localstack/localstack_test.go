@@ -122,7 +122,7 @@ func stopAndCheck(t *testing.T, s *stack, m stopMethod) {
 	procs := processTree(s.cmd.Process.Pid)
 	s.signal(t, m.sig, m.group)
 	s.waitExited(t)
-	out := s.out.String()
+	out := s.output()
 	var problems []string
 	for _, want := range []string{"Azurite Table service successfully closed", "Azurite Blob service successfully closed", "run: stopped"} {
 		if !strings.Contains(out, want) {

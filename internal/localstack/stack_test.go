@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,8 +64,9 @@ type stackConfig struct {
 func newStackConfig(t *testing.T, env ...string) stackConfig {
 	t.Helper()
 	dir := t.TempDir()
+	ports := freePorts(t, 3)
 	return stackConfig{
-		blobPort: freePort(t), tablePort: freePort(t), apiPort: freePort(t),
+		blobPort: ports[0], tablePort: ports[1], apiPort: ports[2],
 		dataDir:   filepath.Join(dir, "azurite"),
 		aliveFile: filepath.Join(dir, "make-run.alive"),
 		binDir:    filepath.Join(dir, "bin"),
@@ -92,14 +92,20 @@ func (c stackConfig) environ() []string {
 	}, c.env...)...)
 }
 
-func freePort(t *testing.T) int {
+// freePorts asks the kernel for n free loopback ports, holding each until all are
+// chosen so that they differ.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // launch says how the stack is started: as `make run`, or the script itself.
@@ -113,10 +119,19 @@ const (
 // stack is one running local stack, started in its own process group as a
 // terminal would start it, so a Ctrl-C can be sent to the whole group.
 type stack struct {
-	cfg    stackConfig
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
+	cfg     stackConfig
+	cmd     *exec.Cmd
+	outFile string // the stack's stdout and stderr
+	exited  chan struct{}
+}
+
+// output is what the stack has printed so far.
+func (s *stack) output() string {
+	out, err := os.ReadFile(s.outFile)
+	if err != nil {
+		return fmt.Sprintf("(no output: %v)", err)
+	}
+	return string(out)
 }
 
 func startStack(t *testing.T, cfg stackConfig, how launch) *stack {
@@ -131,8 +146,15 @@ func startStack(t *testing.T, cfg stackConfig, how launch) *stack {
 		cmd.Env = append(cmd.Env, "SPOOL_BIN_DIR="+toolsDir)
 	}
 	cmd.Env = append(cfg.environ(), cmd.Env...)
-	s := &stack{cfg: cfg, cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = s.out, s.out
+	// A file, not a pipe: the processes write to it directly, and it can be read
+	// at any time, even while they run.
+	out, err := os.CreateTemp(t.TempDir(), "stack-output-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	s := &stack{cfg: cfg, cmd: cmd, outFile: out.Name(), exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -151,7 +173,7 @@ func (s *stack) waitHealthy(t *testing.T) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			t.Fatalf("the stack exited while starting:\n%s", s.out)
+			t.Fatalf("the stack exited while starting:\n%s", s.output())
 		default:
 		}
 		resp, err := http.Get(s.cfg.api() + "/healthz")
@@ -163,7 +185,7 @@ func (s *stack) waitHealthy(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("the stack did not become healthy in time:\n%s", s.out)
+	t.Fatalf("the stack did not become healthy in time:\n%s", s.output())
 }
 
 // signal sends sig to the launched process, or to its whole process group (what
@@ -184,7 +206,7 @@ func (s *stack) waitExited(t *testing.T) {
 	select {
 	case <-s.exited:
 	case <-time.After(90 * time.Second):
-		t.Fatalf("the stack did not stop within 90 s:\n%s", s.out)
+		t.Fatalf("the stack did not stop within 90 s:\n%s", s.output())
 	}
 }
 
@@ -201,24 +223,6 @@ func (s *stack) kill() {
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	<-s.exited
-}
-
-// syncBuffer collects the output of several processes writing at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // proc is one process of a stack, with its start time so a reused PID is not

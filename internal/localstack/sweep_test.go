@@ -42,8 +42,8 @@ func TestTheLocalStackSoftDeletesThenPurgesAnExpiredBufferOnItsOwnMinuteTicks(t 
 	if _, err := runCLI(t, cfg, "buffer", "show", id); err == nil || !strings.Contains(err.Error(), notFound) {
 		t.Errorf("show after the purge: %v; want %s", err, notFound)
 	}
-	if strings.Contains(s.out.String(), "run: timer") {
-		t.Errorf("a timer tick failed:\n%s", s.out)
+	if strings.Contains(s.output(), "run: timer") {
+		t.Errorf("a timer tick failed:\n%s", s.output())
 	}
 	stopAndCheck(t, s, stopMethod{name: "Ctrl-C after the sweep", sig: syscall.SIGINT, group: true})
 }
@@ -53,7 +53,7 @@ func waitUntil(t *testing.T, s *stack, limit time.Duration, what string, done fu
 	deadline := time.Now().Add(limit)
 	for !done() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within %v:\n%s", what, limit, s.out)
+			t.Fatalf("%s did not happen within %v:\n%s", what, limit, s.output())
 		}
 		time.Sleep(2 * time.Second)
 	}
