@@ -22,14 +22,17 @@ func TestTheLocalStackSoftDeletesThenPurgesAnExpiredBufferOnItsOwnMinuteTicks(t 
 		t.Skip("waits for two of the stack's minute ticks")
 	}
 	t.Parallel()
-	cfg := newStackConfig(t, "SPOOL_SOFT_DELETED_LIFETIME=0.00:00:01")
+	cfg := newStackConfig(t, "SPOOL_SOFT_DELETED_LIFETIME=0.00:00:30")
 	s := startStack(t, cfg, viaScript)
 	id := mustCLI(t, cfg, "buffer", "create", "--ttl", "0.00:00:01", "--tag", "project=expiring")
-	mustCLI(t, cfg, "buffer", "write", id, "-i", "/dev/null")
+	if !containerExists(t, cfg, id) {
+		t.Fatal("create made no container")
+	}
 	notFound := fmt.Sprintf("buffer %q not found", id)
 
-	// The first tick soft-deletes the expired buffer; it then stays restorable for
-	// SPOOL_SOFT_DELETED_LIFETIME, so the next tick purges it.
+	// The first tick soft-deletes the expired buffer; it then stays restorable (and
+	// visible with --soft-deleted) for SPOOL_SOFT_DELETED_LIFETIME, 30 s, so the next
+	// tick, a minute later, purges it.
 	waitUntil(t, s, 75*time.Second, "the buffer is soft-deleted", func() bool {
 		_, err := runCLI(t, cfg, "buffer", "show", "--soft-deleted", id)
 		return err == nil
