@@ -3,37 +3,63 @@ SHELL := /bin/bash
 GO ?= go
 GOTEST_TIMEOUT ?= 15m
 
-.PHONY: all deps build run test test-short bench bench-api stage package clean reliability fuzz soak
+.PHONY: all deps build run storage test test-short bench bench-api stage package clean reliability fuzz soak
 
 all: build
 
-# Everything a clean checkout needs: the pinned Azurite (npm ci) and Go modules.
-deps: node_modules/.package-lock.json
+# Everything a clean checkout needs: the pinned Azurite and Go modules. npm ci runs
+# only when the installed Azurite is not the version package-lock.json pins: file
+# dates mean nothing after a git checkout, and npm ci first deletes node_modules.
+AZURITE_PINNED = node -p 'require("./package-lock.json").packages["node_modules/azurite"].version'
+AZURITE_INSTALLED = node -p 'require("./node_modules/azurite/package.json").version' 2>/dev/null
+deps:
+	@command -v node >/dev/null || { echo "deps: Node.js is needed (see the README's prerequisites)" >&2; exit 1; }
+	@if [ "$$($(AZURITE_INSTALLED))" != "$$($(AZURITE_PINNED))" ]; then npm ci --no-audit --no-fund; fi
 	$(GO) mod download
 
-node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+BIN_DIR ?= bin
+build: $(BIN_DIR)/spool $(BIN_DIR)/handler
 
-build: bin/spool bin/handler
-
-bin/spool: FORCE
+$(BIN_DIR)/spool: FORCE
 	$(GO) build -o $@ ./cmd/spool
 
-bin/handler: FORCE
+$(BIN_DIR)/handler: FORCE
 	$(GO) build -o $@ ./cmd/handler
 
-# The local stack: Azurite + the handler on 127.0.0.1:7071, no configuration needed.
-run: deps build
-	./scripts/run-local.sh
+# The local stack: Azurite + the handler on 127.0.0.1:7071, no configuration needed,
+# and the timer ticks the Functions host would post (scripts/run-local.sh).
+# make passes a SIGTERM on to its recipe and a Ctrl-C reaches the whole process
+# group, but a SIGINT sent to make alone is not passed on: make only deletes the file
+# the interrupted recipe was making, then waits. So the recipe "makes" RUN_ALIVE and
+# the script stops the stack once make has deleted it.
+RUN_ALIVE ?= .run/make-run.alive
+run: $(RUN_ALIVE)
+
+$(RUN_ALIVE): deps build
+	@mkdir -p $(@D)
+	SPOOL_ALIVE_FILE=$@ SPOOL_BIN_DIR=$(BIN_DIR) ./scripts/run-local.sh
+
+# Azurite alone on the same ports and data, for `cd stage && func start`.
+STORAGE_ALIVE ?= .run/make-storage.alive
+storage: $(STORAGE_ALIVE)
+
+$(STORAGE_ALIVE): deps
+	@mkdir -p $(@D)
+	SPOOL_ALIVE_FILE=$@ ./scripts/run-local.sh --storage-only
 
 # Every test; each test package starts and stops the Azurite it needs.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
 
+# The same without the slow tests (those that skip under -short).
+test-short: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -short -timeout $(GOTEST_TIMEOUT) ./...
+
 # 1 GiB through Azurite: the spool CLI against plain azblob PutBlob/GetBlob.
-bench: deps bin/spool
-	$(GO) run ./bench/transfer -spool ./bin/spool
+bench: deps $(BIN_DIR)/spool
+	$(GO) run ./bench/transfer -spool $(abspath $(BIN_DIR))/spool
 
 # Control-plane benchmark: 100,000 buffers, a rare tag, create/show/set rates.
 # Seeding 100k buffers through Azurite takes about two minutes per store.
@@ -42,14 +68,19 @@ bench-api: deps
 	$(GO) test -run '^$$' -bench API -benchtime 200x ./handler/
 
 # The Functions app folder that `func start` (or `func azure functionapp publish`)
-# runs: host.json, one folder per function, the static Linux handler binary, and the
-# .funcignore that keeps anything else out of a publish.
+# runs: host.json, one folder per function, the static Linux handler binary, the
+# .funcignore that keeps anything else out of a publish, and a local.settings.json for
+# `func start` against `make storage` (yours if the checkout has one, else the
+# sample). It holds a key, so .funcignore keeps it out of a publish and the package
+# leaves it out.
 STAGE_DIR ?= stage
 DIST_DIR ?= dist
 FUNCTION_DIRS := $(notdir $(wildcard functions/*))
+LOCAL_SETTINGS := $(firstword $(wildcard local.settings.json) local.settings.json.sample)
 stage: FORCE
 	rm -rf $(STAGE_DIR) && mkdir -p $(STAGE_DIR)
 	cp host.json .funcignore $(STAGE_DIR)/
+	cp $(LOCAL_SETTINGS) $(STAGE_DIR)/local.settings.json
 	cp -r $(addprefix functions/,$(FUNCTION_DIRS)) $(STAGE_DIR)/
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $(STAGE_DIR)/handler ./cmd/handler
 	chmod 0755 $(STAGE_DIR)/handler
@@ -61,16 +92,21 @@ package: stage
 	mkdir -p $(DIST_DIR) && rm -f $(DIST_DIR)/spool-functions.zip
 	cd $(STAGE_DIR) && zip -q -X -r $(abspath $(DIST_DIR))/spool-functions.zip host.json handler $(FUNCTION_DIRS)
 
-# RELIABILITY.md, written by the tests themselves: every fault or attack a test tries
-# is recorded as a row (internal/reliability), then rendered. The report is written
-# even when a test fails (its rows say so); make still fails then.
+# The reliability report, written by the tests themselves: every fault or attack a
+# test tries is recorded as a row (internal/reliability), then rendered. The report is
+# written even when a test fails (its rows say so); make still fails then. The
+# committed RELIABILITY.md comes from the long variants (SPOOL_SOAK=1); the short run
+# writes .run/RELIABILITY.md, so it never replaces that report by accident.
 RELIABILITY_PKGS ?= ./...
+RELIABILITY_OUT ?= $(if $(filter 1,$(SPOOL_SOAK)),RELIABILITY.md,.run/RELIABILITY.md)
 reliability: deps
 	mkdir -p .run && rm -f .run/reliability.jsonl
 	SPOOL_RELIABILITY_OUT=$(CURDIR)/.run/reliability.jsonl $(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) $(RELIABILITY_PKGS); \
 	status=$$?; \
-	$(GO) run ./internal/reliability/render -in .run/reliability.jsonl -out RELIABILITY.md \
-		-generated-by "$(if $(filter 1,$(SPOOL_SOAK)),SPOOL_SOAK=1 )make reliability" && exit $$status
+	$(GO) run ./internal/reliability/render -in .run/reliability.jsonl -out $(RELIABILITY_OUT) \
+		-generated-by "$(if $(filter 1,$(SPOOL_SOAK)),SPOOL_SOAK=1 )make reliability" || exit 1; \
+	echo "reliability: wrote $(RELIABILITY_OUT)$(if $(filter 1,$(SPOOL_SOAK)),, (short variant: SPOOL_SOAK=1 make reliability writes RELIABILITY.md))"; \
+	exit $$status
 
 # Each fuzz target for FUZZTIME (seed corpora also run in every `make test`).
 # One worker: the machine is shared and some packages start Azurite per process.
@@ -94,7 +130,9 @@ soak: deps
 	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Concurrent|Racing|TableFaults|Stalled|Killed' ./handler/
 	SPOOL_SOAK=1 $(GO) test -count=1 -timeout 60m -run '^TestFaults' ./client/cli/
 
+# Everything the build, tests and runs made; never node_modules or local.settings.json.
 clean:
-	rm -rf bin stage dist .run
+	rm -rf $(sort bin stage dist .run $(BIN_DIR) $(STAGE_DIR) $(DIST_DIR)) __azurite* __blobstorage__ __queuestorage__
+	find . -path ./node_modules -prune -o -type f \( -name '*.test' -o -name '*.out' -o -name '*.coverprofile' -o -name 'coverage.html' \) -print -exec rm -f {} +
 
 FORCE:

@@ -1,0 +1,93 @@
+package localstack
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"spool/handler"
+)
+
+// TestStageHoldsLocalSettingsForFuncStartThatNeverShip pins the documented
+// `make stage && cd stage && func start`: the staged app has a local.settings.json
+// (the checkout's own, else the sample, which points the handler and the host at the
+// local Azurite), and the staged .funcignore keeps it out of a publish. That
+// `make package` leaves it out of the zip is pinned by cmd/handler's package test.
+func TestStageHoldsLocalSettingsForFuncStartThatNeverShip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the Linux handler")
+	}
+	root := repoRoot(t)
+	stage := filepath.Join(t.TempDir(), "stage")
+	cmd := exec.Command("make", "-s", "-C", root, "stage", "STAGE_DIR="+stage)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make stage: %v\n%s", err, out)
+	}
+	source := filepath.Join(root, "local.settings.json")
+	if _, err := os.Stat(source); err != nil {
+		source = filepath.Join(root, "local.settings.json.sample")
+	}
+	want, err := os.ReadFile(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(stage, "local.settings.json"))
+	if err != nil {
+		t.Fatalf("func start needs stage/local.settings.json: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("stage/local.settings.json is not a copy of %s", source)
+	}
+	ignore, err := os.ReadFile(filepath.Join(stage, ".funcignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasLine(ignore, "local.settings.json") {
+		t.Errorf("stage/.funcignore does not keep local.settings.json out of a publish:\n%s", ignore)
+	}
+}
+
+// TestTheSampleSettingsPointTheHandlerAndTheHostAtTheLocalAzurite reads the sample
+// the way the host and the handler would: FUNCTIONS_WORKER_RUNTIME custom, the host's
+// storage the emulator, and a handler configuration on make storage's ports.
+func TestTheSampleSettingsPointTheHandlerAndTheHostAtTheLocalAzurite(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "local.settings.json.sample"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings struct {
+		IsEncrypted bool
+		Values      map[string]string
+	}
+	if err := json.Unmarshal(raw, &settings); err != nil {
+		t.Fatalf("local.settings.json.sample: %v", err)
+	}
+	v := settings.Values
+	if settings.IsEncrypted || v["FUNCTIONS_WORKER_RUNTIME"] != "custom" || v["AzureWebJobsStorage"] != "UseDevelopmentStorage=true" {
+		t.Errorf("the host would not run the custom handler on the emulator: %s", raw)
+	}
+	cfg, err := handler.ConfigFromEnv(func(k string) string { return v[k] })
+	if err != nil {
+		t.Fatalf("the handler refuses the sample's settings: %v", err)
+	}
+	for _, endpoint := range []string{"BlobEndpoint=http://127.0.0.1:10000/", "TableEndpoint=http://127.0.0.1:10002/"} {
+		if !strings.Contains(cfg.ConnectionString, endpoint) {
+			t.Errorf("the handler's connection string lacks %s (where make storage listens)", endpoint)
+		}
+	}
+}
+
+func hasLine(text []byte, line string) bool {
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == line {
+			return true
+		}
+	}
+	return false
+}
