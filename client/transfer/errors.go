@@ -17,6 +17,17 @@ var (
 	ErrBufferCorrupt   = errors.New("the buffer is corrupt")
 )
 
+// ErrAnotherWriter is what the loser of two writers racing for one buffer gets:
+// the other created .bufferstart first. It matches errors.Is(err, ErrBufferHasData).
+var ErrAnotherWriter error = anotherWriterError{}
+
+type anotherWriterError struct{}
+
+func (anotherWriterError) Error() string {
+	return "buffer cannot be overwritten: another writer owns this buffer"
+}
+func (anotherWriterError) Is(target error) bool { return target == ErrBufferHasData }
+
 // corruptionError describes what exactly is wrong with a stored buffer while still
 // matching errors.Is(err, ErrBufferCorrupt).
 type corruptionError struct {

@@ -310,7 +310,7 @@ func TestExpiredLiteralURLFailsWithErrAccessURLExpired(t *testing.T) {
 }
 
 func TestConcurrentWritersCannotBothClaimABuffer(t *testing.T) {
-	for range 3 {
+	for range 10 {
 		b := newBuffer(t)
 		inputs := [][]byte{genData(0, 300<<10), genData(7, 300<<10)}
 		errs := make([]error, 2)
@@ -333,8 +333,8 @@ func TestConcurrentWritersCannotBothClaimABuffer(t *testing.T) {
 			case err == nil:
 				winners++
 				want = inputs[i]
-			case !errors.Is(err, ErrBufferHasData):
-				t.Fatalf("writer %d: %v", i, err)
+			case !errors.Is(err, ErrBufferHasData) || !errors.Is(err, ErrAnotherWriter):
+				t.Fatalf("writer %d: %v, want %v", i, err, ErrAnotherWriter)
 			}
 		}
 		if winners != 1 {

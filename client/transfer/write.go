@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -79,7 +80,9 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 	}
 	// If the start marker cannot be written, nothing of ours is in the buffer, so
 	// there is nothing to mark failed either (and it may be someone else's buffer).
-	if err := putBlob(ctx, c, startBlobName, startBlobBody, ContentMD5(startBlobBody), ""); err != nil {
+	start := markerPut(startBlobName, startBlobBody)
+	start.writer = newWriterToken()
+	if err := putBlob(ctx, c, start); err != nil {
 		return Stats{}, err
 	}
 
@@ -87,7 +90,7 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 	if err == nil {
 		// The terminal empty blob goes last, after every data blob has landed, so a
 		// reader can never see an end of data before all of it is there.
-		err = putBlob(ctx, c, BlobPath(stats.Blobs), nil, ContentMD5(nil), NextHashChain(finalChain, ContentMD5(nil)))
+		err = putBlob(ctx, c, dataPut(BlobPath(stats.Blobs), nil, ContentMD5(nil), NextHashChain(finalChain, ContentMD5(nil))))
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -95,12 +98,12 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 		}
 		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endMarkerTimeout)
 		defer cancel()
-		if merr := putBlob(markCtx, c, endBlobName, endBlobFailed, ContentMD5(endBlobFailed), ""); merr != nil {
+		if merr := putBlob(markCtx, c, markerPut(endBlobName, endBlobFailed)); merr != nil {
 			c.logf("could not mark the buffer failed: %v", merr)
 		}
 		return stats, err
 	}
-	if err := putBlob(ctx, c, endBlobName, endBlobComplete, ContentMD5(endBlobComplete), ""); err != nil {
+	if err := putBlob(ctx, c, markerPut(endBlobName, endBlobComplete)); err != nil {
 		// Readers finish at the empty blob, so the data is complete without it.
 		c.logf("could not write the end marker (the data is complete): %v", err)
 	}
@@ -114,7 +117,7 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		return ErrBufferHasData
+		return ownerOfStartedBuffer(ctx, c)
 	case resp.StatusCode == http.StatusNotFound && resp.code == "ContainerNotFound":
 		return ErrBufferNotFound
 	case resp.StatusCode == http.StatusNotFound:
@@ -125,6 +128,23 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 	default:
 		return fmt.Errorf("checking %s: %w", startBlobName, resp.statusError())
 	}
+}
+
+// ownerOfStartedBuffer names why a buffer with a .bufferstart cannot be written: a
+// finished one has data, an unfinished one is another writer's (racing us, or gone
+// without finishing).
+func ownerOfStartedBuffer(ctx context.Context, c *containerClient) error {
+	resp, err := c.do(ctx, http.MethodHead, endBlobName, nil, nil)
+	if err == nil && resp.StatusCode == http.StatusNotFound {
+		return ErrAnotherWriter
+	}
+	return ErrBufferHasData
+}
+
+// newWriterToken returns a random token that tells this writer's blobs from
+// any other's.
+func newWriterToken() string {
+	return rand.Text()
 }
 
 // writeBlocks cuts r into blocks, hashes them in batches and uploads them with
@@ -194,7 +214,7 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 				case <-gctx.Done():
 					return context.Cause(gctx)
 				}
-				if err := putBlob(gctx, c, BlobPath(b.n), b.data, b.contentMD5, b.chain); err != nil {
+				if err := putBlob(gctx, c, dataPut(BlobPath(b.n), b.data, b.contentMD5, b.chain)); err != nil {
 					return err
 				}
 				pool.put(b.buf)
@@ -285,69 +305,118 @@ func hashBlocks(ctx context.Context, in <-chan block, out chan<- block, hasher *
 	}
 }
 
-// putBlob creates one blob. A blob that already exists counts as written only if
-// it is byte-for-byte our earlier try, judged by its Content-MD5 and chain header.
-func putBlob(ctx context.Context, c *containerClient, name string, data []byte, contentMD5, chain string) error {
+// blobPut is one blob a writer creates.
+type blobPut struct {
+	name       string
+	data       []byte
+	contentMD5 string
+	chain      string // data blobs only
+	// writer is set on .bufferstart only: this writer's random token, stored as
+	// metadata, so a resent Put can tell its own landed try from a rival's
+	// identical start blob. Readers (ours and Tyger's) ignore it.
+	writer string
+}
+
+// writerHeader carries a writer's token on the .bufferstart it created.
+const writerHeader = "x-ms-meta-spool_writer"
+
+func dataPut(name string, data []byte, contentMD5, chain string) blobPut {
+	return blobPut{name: name, data: data, contentMD5: contentMD5, chain: chain}
+}
+
+func markerPut(name string, body []byte) blobPut {
+	return blobPut{name: name, data: body, contentMD5: ContentMD5(body)}
+}
+
+func (p blobPut) header() http.Header {
 	header := http.Header{
 		"X-Ms-Blob-Type": {"BlockBlob"},
-		"Content-Md5":    {contentMD5},
+		"Content-Md5":    {p.contentMD5},
+		// Create only: storage refuses the Put atomically when the blob exists, so
+		// of two writers racing for a buffer exactly one gets its .bufferstart in
+		// (a create-only SAS alone is checked before the write, not with it).
+		"If-None-Match": {"*"},
 	}
-	if chain != "" {
-		header.Set(HashChainHeader, chain)
+	if p.chain != "" {
+		header.Set(HashChainHeader, p.chain)
 	}
+	if p.writer != "" {
+		header.Set(writerHeader, p.writer)
+	}
+	return header
+}
+
+// putBlob creates one blob. A blob that already exists counts as written only if
+// it is byte-for-byte our earlier try, judged by its Content-MD5, chain header and
+// writer token.
+func putBlob(ctx context.Context, c *containerClient, p blobPut) error {
+	header := p.header()
 	for try := 1; ; try++ {
-		resp, err := c.do(ctx, http.MethodPut, name, data, header)
+		resp, err := c.do(ctx, http.MethodPut, p.name, p.data, header)
 		if err != nil {
-			return fmt.Errorf("uploading blob %s: %w", name, err)
+			return fmt.Errorf("uploading blob %s: %w", p.name, err)
 		}
 		switch {
 		case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
 			// Storage echoes the MD5 of what it stored. It can differ from ours only if
 			// our Content-MD5 header was lost on the way and the body damaged; the
 			// blob cannot be replaced, so the buffer must not be completed.
-			if stored := resp.Header.Get("Content-MD5"); stored != "" && stored != contentMD5 {
-				return fmt.Errorf("blob %s was stored with MD5 %s instead of %s: the data was damaged on the way to storage", name, stored, contentMD5)
+			if stored := resp.Header.Get("Content-MD5"); stored != "" && stored != p.contentMD5 {
+				return fmt.Errorf("blob %s was stored with MD5 %s instead of %s: the data was damaged on the way to storage", p.name, stored, p.contentMD5)
 			}
 			return nil
 		case resp.StatusCode == http.StatusBadRequest && resp.code == "Md5Mismatch":
 			if try < md5MismatchTries {
-				c.logf("retrying blob %s: storage saw an MD5 mismatch (corrupted in transit)", name)
+				c.logf("retrying blob %s: storage saw an MD5 mismatch (corrupted in transit)", p.name)
 				continue
 			}
-			return fmt.Errorf("uploading blob %s: storage saw an MD5 mismatch %d times: data is being corrupted in transit", name, try)
+			return fmt.Errorf("uploading blob %s: storage saw an MD5 mismatch %d times: data is being corrupted in transit", p.name, try)
 		case resp.StatusCode == http.StatusNotFound && resp.code == "ContainerNotFound":
 			return ErrBufferNotFound
-		case resp.StatusCode == http.StatusForbidden && resp.code == "UnauthorizedBlobOverwrite",
-			resp.StatusCode == http.StatusForbidden && resp.code == "AuthorizationPermissionMismatch",
-			resp.StatusCode == http.StatusConflict && resp.code == "BlobAlreadyExists":
-			// Azure and Azurite answer an overwrite under a create-only URL differently
-			// (platform notes); a read-only URL gets the same code as Azurite's.
-			return checkLanded(ctx, c, name, contentMD5, chain, resp.code, resp.resent)
+		case refusedAsExisting(resp):
+			return checkLanded(ctx, c, p, resp.code, resp.resent)
 		default:
-			return fmt.Errorf("uploading blob %s: %w", name, resp.statusError())
+			return fmt.Errorf("uploading blob %s: %w", p.name, resp.statusError())
 		}
 	}
+}
+
+// refusedAsExisting reports a Put refused because the blob may already exist.
+// Azure and Azurite answer an overwrite under a create-only URL differently
+// (platform notes), a read-only URL gets the same code as Azurite's, and
+// If-None-Match: * makes it 409 BlobAlreadyExists (or 412 on some hosts).
+func refusedAsExisting(resp *response) bool {
+	switch resp.StatusCode {
+	case http.StatusForbidden:
+		return resp.code == "UnauthorizedBlobOverwrite" || resp.code == "AuthorizationPermissionMismatch"
+	case http.StatusConflict:
+		return resp.code == "BlobAlreadyExists"
+	case http.StatusPreconditionFailed:
+		return true
+	}
+	return false
 }
 
 // checkLanded decides, after storage refused a Put, whether the blob there is our
 // own earlier try (success), someone else's (overwrite refused), or absent (the
 // URL may not create blobs at all). Only a Put that was resent can have landed
-// before; without that, an identical blob (every .bufferstart is identical) is a
-// concurrent writer's, and taking it for ours would let two writers share a buffer.
-func checkLanded(ctx context.Context, c *containerClient, name, contentMD5, chain, refusal string, resent bool) error {
-	resp, err := c.do(ctx, http.MethodHead, name, nil, nil)
+// before; without that, the blob is a concurrent writer's, and taking it for ours
+// would let two writers share a buffer.
+func checkLanded(ctx context.Context, c *containerClient, p blobPut, refusal string, resent bool) error {
+	resp, err := c.do(ctx, http.MethodHead, p.name, nil, nil)
 	if err != nil {
-		return fmt.Errorf("checking existing blob %s: %w", name, err)
+		return fmt.Errorf("checking existing blob %s: %w", p.name, err)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
-		if resent && resp.Header.Get("Content-MD5") == contentMD5 && resp.Header.Get(HashChainHeader) == chain {
+		h := resp.Header
+		if resent && h.Get("Content-MD5") == p.contentMD5 && h.Get(HashChainHeader) == p.chain && h.Get(writerHeader) == p.writer {
 			return nil
 		}
-		if name == startBlobName {
-			return ErrBufferHasData
+		if p.name == startBlobName {
+			return ErrAnotherWriter
 		}
-		return fmt.Errorf("blob %s already exists with other content: %w", name, ErrBufferHasData)
+		return fmt.Errorf("blob %s already exists with other content: %w", p.name, ErrBufferHasData)
 	case http.StatusNotFound:
 		if resp.code == "ContainerNotFound" {
 			return ErrBufferNotFound
@@ -355,11 +424,11 @@ func checkLanded(ctx context.Context, c *containerClient, name, contentMD5, chai
 		if refusal == "AuthorizationPermissionMismatch" {
 			return ErrWriteNotAllowed
 		}
-		return fmt.Errorf("uploading blob %s: storage refused it (%s) but it does not exist", name, refusal)
+		return fmt.Errorf("uploading blob %s: storage refused it (%s) but it does not exist", p.name, refusal)
 	default:
 		if refusal == "AuthorizationPermissionMismatch" {
 			return ErrWriteNotAllowed
 		}
-		return fmt.Errorf("checking existing blob %s: %w", name, resp.statusError())
+		return fmt.Errorf("checking existing blob %s: %w", p.name, resp.statusError())
 	}
 }
