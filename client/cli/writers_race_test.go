@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"spool/internal/reliability"
+)
+
+// writerRun is one finished `spool buffer write` process.
+type writerRun struct {
+	code   int
+	stderr string
+}
+
+// raceWriters starts one write process per input at the same moment, all
+// writing to target (a buffer ID or a write URL), and waits for them.
+func raceWriters(t *testing.T, bin, target string, inputs []string) []writerRun {
+	t.Helper()
+	runs := make([]writerRun, len(inputs))
+	cmds := make([]*exec.Cmd, len(inputs))
+	stderrs := make([]bytes.Buffer, len(inputs))
+	for i, input := range inputs {
+		cmds[i] = exec.Command(bin, "buffer", "write", target, "-i", input, "-b", "64K", "--dop", "4")
+		cmds[i].Stderr = &stderrs[i]
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, cmd := range cmds {
+		wg.Go(func() {
+			<-start
+			err := cmd.Run()
+			runs[i] = writerRun{code: 0, stderr: stderrs[i].String()}
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				runs[i].code = exitErr.ExitCode()
+			} else if err != nil {
+				runs[i].code = -1
+				runs[i].stderr += err.Error()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return runs
+}
+
+// TestRaceTwoWriterProcessesLeaveExactlyOneOwnerOfTheBuffer starts two real
+// `spool buffer write` processes at once on one buffer, by ID (each asks for its
+// own write URL) and through one shared write URL. Every round exactly one
+// exits 0, the other fails with "another writer owns this buffer", and the
+// buffer reads back the winner's bytes exactly: the loser wrote nothing into it.
+func TestRaceTwoWriterProcessesLeaveExactlyOneOwnerOfTheBuffer(t *testing.T) {
+	liveServer(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "spool")
+	if out, err := exec.Command("go", "build", "-o", bin, "spool/cmd/spool").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// Different bytes per writer, several blobs each, so an interleaving of the
+	// two would show in the read-back.
+	contents := [][]byte{generated(t, 700<<10), bytes.Repeat([]byte("the other writer\n"), 700<<10/17)}
+	inputs := make([]string, len(contents))
+	for i, data := range contents {
+		inputs[i] = filepath.Join(dir, fmt.Sprintf("input%d", i))
+		if err := os.WriteFile(inputs[i], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rounds := 20
+	if soak() {
+		rounds = 200
+	}
+	for _, mode := range []string{"by ID", "by shared write URL"} {
+		t.Run(mode, func(t *testing.T) {
+			wins := [2]int{}
+			for round := range rounds {
+				id := createBuffer(t)
+				target := id
+				if mode == "by shared write URL" {
+					r := runCLI(t, "", "buffer", "access", id, "-w")
+					if target = strings.TrimSpace(r.stdout); r.code != 0 {
+						t.Fatalf("access -w: %+v", r)
+					}
+				}
+				winner := checkOneWinner(t, round, raceWriters(t, bin, target, inputs))
+				wins[winner]++
+				r := runCLI(t, "", "buffer", "read", id)
+				if r.code != 0 || r.stdout != string(contents[winner]) {
+					t.Fatalf("round %d: read back exit %d, %d bytes (want writer %d's %d), stderr %q",
+						round, r.code, len(r.stdout), winner, len(contents[winner]), r.stderr)
+				}
+			}
+			reliability.Record(t, reliability.Row{
+				Area:  "concurrency (data plane)",
+				Fault: "two `spool buffer write` processes started at once on one buffer, " + mode,
+				Tries: rounds,
+				Bytes: int64(rounds) * int64(len(contents[0])+len(contents[1])),
+				Outcome: fmt.Sprintf("every round exactly one exit 0 (writer 0 won %d, writer 1 won %d), the other exit 1 "+
+					"\"another writer owns this buffer\"; the buffer reads back the winner's bytes exactly", wins[0], wins[1]),
+			})
+		})
+	}
+}
+
+// checkOneWinner fails the test unless exactly one run succeeded and the other
+// failed with the clear ownership error; it returns the winner's index.
+func checkOneWinner(t *testing.T, round int, runs []writerRun) int {
+	t.Helper()
+	winner := -1
+	for i, r := range runs {
+		switch {
+		case r.code == 0 && winner < 0:
+			winner = i
+		case r.code == 0:
+			t.Fatalf("round %d: both writers exited 0 (%+v)", round, runs)
+		case r.code != exitFailure || !strings.Contains(r.stderr, "another writer owns this buffer") || strings.Count(r.stderr, "\n") != 1:
+			t.Fatalf("round %d: writer %d exit %d, stderr %q; want exit 1 and one line saying another writer owns this buffer",
+				round, i, r.code, r.stderr)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("round %d: no writer succeeded (%+v)", round, runs)
+	}
+	return winner
+}
