@@ -67,6 +67,9 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 				if *flush < 0 {
 					return usagef("", "--flush-interval must not be negative, got %s", *flush)
 				}
+				if err := (transfer.WriteOptions{DOP: *dop, BlockSize: bs}).Validate(); err != nil {
+					return usagef("", "%v", err)
+				}
 				in, size, regular, err := a.openInput(*input)
 				if err != nil {
 					return err
@@ -141,6 +144,9 @@ holding one (read again when the URL expires).`,
 				}
 				if *dop < 1 {
 					return usagef("", "--dop must be at least 1, got %d", *dop)
+				}
+				if err := (transfer.ReadOptions{DOP: *dop}).Validate(); err != nil {
+					return usagef("", "%v", err)
 				}
 				// Resolve first, so a bad argument never truncates an existing file.
 				src, err := a.resolve(ctx, args[0], false, *accessTTL)

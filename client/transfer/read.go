@@ -72,14 +72,9 @@ type reader struct {
 // and writes a blob's bytes to w only after its MD5 and hash chain check out, so w
 // never receives bytes that are not verifiably the writer's.
 func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) (Stats, error) {
-	if opts.DOP == 0 {
-		opts.DOP = DefaultReadDOP
-	}
-	if opts.DOP < 1 {
-		return Stats{}, fmt.Errorf("invalid dop %d: it must be at least 1", opts.DOP)
-	}
-	if opts.Progress == nil {
-		opts.Progress = func(int64) {}
+	opts, err := opts.validate()
+	if err != nil {
+		return Stats{}, err
 	}
 	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
 	defer cleanup()
@@ -89,7 +84,7 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 	// Downloads may run this far ahead of the blob being written to w; it is what
 	// bounds memory to about window blocks.
 	window := opts.DOP + 4
-	budget, stopBudget := newByteBudget(rctx, int64(window)*DefaultBlockSize)
+	budget, stopBudget := newByteBudget(rctx, min(int64(window)*DefaultBlockSize, opts.MemoryLimit))
 	defer stopBudget()
 	rd := &reader{c: c, pool: newBlockPool(window, 0), budget: budget, hasher: newMD5Hasher(opts.DOP)}
 	defer rd.hasher.close()

@@ -29,29 +29,6 @@ var (
 	bufferFormatVers = "0.3.0"
 )
 
-func (o WriteOptions) validate() (WriteOptions, error) {
-	if o.DOP == 0 {
-		o.DOP = DefaultWriteDOP
-	}
-	if o.BlockSize == 0 {
-		o.BlockSize = DefaultBlockSize
-	}
-	if o.DOP < 1 {
-		return o, fmt.Errorf("invalid dop %d: it must be at least 1", o.DOP)
-	}
-	if o.BlockSize < 1 {
-		return o, fmt.Errorf("invalid block size %d: it must be at least 1 byte", o.BlockSize)
-	}
-	// One Put Blob is limited to about 5000 MiB by Azure.
-	if o.BlockSize > 4000<<20 {
-		return o, fmt.Errorf("invalid block size %d: it must be at most 4000 MiB", o.BlockSize)
-	}
-	if o.Progress == nil {
-		o.Progress = func(int64) {}
-	}
-	return o, nil
-}
-
 // block is one data blob on its way to storage.
 type block struct {
 	n          int64
@@ -68,12 +45,15 @@ type block struct {
 // After a cancellation Write may return while a goroutine is still blocked in
 // r.Read; that goroutine discards whatever the read returns.
 func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions) (Stats, error) {
-	opts, err := opts.validate()
+	opts, note, err := opts.validate()
 	if err != nil {
 		return Stats{}, err
 	}
 	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
 	defer cleanup()
+	if note != "" {
+		c.logf("%s", note)
+	}
 
 	if err := checkBufferEmpty(ctx, c); err != nil {
 		return Stats{}, err
@@ -158,9 +138,8 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 	defer cancel(nil)
 	g, gctx := errgroup.WithContext(wctx)
 
-	batch := hashBatch(opts)
-	// Blocks: dop uploading, a batch being gathered and hashed, one being filled.
-	pool := newBlockPool(opts.DOP+batch+1, int(opts.BlockSize))
+	batch := hashBatch(opts.DOP, opts.BlockSize)
+	pool := newBlockPool(int(writeBlocksHeld(opts.DOP, opts.BlockSize)), int(opts.BlockSize))
 	hasher := newMD5Hasher(batch)
 	defer hasher.close()
 
@@ -247,8 +226,8 @@ const (
 	hashBatchWait = 100 * time.Millisecond
 )
 
-func hashBatch(opts WriteOptions) int {
-	if opts.DOP < 4 || opts.BlockSize < minSIMDBlob {
+func hashBatch(dop int, blockSize int64) int {
+	if dop < 4 || blockSize < minSIMDBlob {
 		return 1
 	}
 	return maxHashBatch

@@ -131,3 +131,24 @@ func checkOneWinner(t *testing.T, round int, runs []writerRun) int {
 	}
 	return winner
 }
+
+func TestTransferOptionsOutsideTheLimitsAreUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"buffer", "write", fakeID, "-b", "1"}, "invalid block size 1B: it must be from 1KiB to"},
+		{[]string{"buffer", "write", fakeID, "-b", "5000M"}, "Azure's limit for one blob is 5000MiB"},
+		{[]string{"buffer", "write", fakeID, "-b", "4000M"}, "over the 2GiB memory limit; use a block size of at most 682MiB"},
+		{[]string{"buffer", "write", fakeID, "--dop", "5000"}, "invalid dop 5000: it must be from 1 to 1000"},
+		{[]string{"buffer", "read", fakeID, "--dop", "5000"}, "invalid dop 5000: it must be from 1 to 1000"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := runCLI(t, "", tc.args...)
+			if r.code != exitUsage || !strings.HasPrefix(r.stderr, "spool: ") || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+				t.Fatalf("exit %d, stderr %q; want exit 2 saying %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+}
