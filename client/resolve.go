@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"spool/client/transfer"
+	"spool/internal/backoff"
 )
 
 // maxURLFileSize bounds a file that holds an access URL (Tyger's rule): anything
@@ -177,7 +178,7 @@ func (s *fileSource) Refresh(ctx context.Context, stale *url.URL) (*url.URL, err
 			return nil, fmt.Errorf("%w: the URL in %s did not change after %d checks %s apart",
 				transfer.ErrAccessURLExpired, s.path, s.tries, s.wait)
 		}
-		if err := sleep(ctx, s.wait); err != nil {
+		if err := backoff.Sleep(ctx, s.wait); err != nil {
 			return nil, err
 		}
 	}
