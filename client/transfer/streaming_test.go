@@ -399,11 +399,10 @@ func TestStalledDownloadIsAbandonedAndRetried(t *testing.T) {
 	b := fiveBlobBuffer(t)
 	c, cleanup := newContainer(StaticURL(b.read), &http.Client{Transport: &stallingTransport{seen: map[string]bool{}}}, t.Logf)
 	defer cleanup()
-	c.retry.stall = 200 * time.Millisecond
-	c.retry.minWait = time.Millisecond
-	budget, stop := newByteBudget(context.Background(), 8<<20)
+	c.stall.timeout = 200 * time.Millisecond
+	c.retry.backoff.Min = time.Millisecond
+	rd, stop := newReader(context.Background(), c, ReadOptions{DOP: 1, MemoryLimit: 8 << 20})
 	defer stop()
-	rd := &reader{c: c, pool: newBlockPool(2, 0), budget: budget, hasher: newMD5Hasher(1)}
 	start := time.Now()
 	res, err := rd.fetch(context.Background(), "00/001", 1)
 	if err != nil {

@@ -296,8 +296,9 @@ func TestCancelledWriteMarksBufferFailedAndStopsConcurrentReader(t *testing.T) {
 func TestExpiredLiteralURLFailsWithErrAccessURLExpired(t *testing.T) {
 	b := newBuffer(t)
 	expired := sasURL(t, b.admin, sasPerm(true), time.Now().Add(-time.Minute))
+	start := time.Now()
 	_, err := Write(context.Background(), StaticURL(expired), strings.NewReader("x"), WriteOptions{})
-	if !errors.Is(err, ErrAccessURLExpired) {
+	if !errors.Is(err, ErrAccessURLExpired) || !strings.Contains(err.Error(), "the access URL expired at ") {
 		t.Fatalf("write err = %v", err)
 	}
 	if strings.Contains(err.Error(), "sig=") && !strings.Contains(err.Error(), "sig=REDACTED") {
@@ -306,6 +307,10 @@ func TestExpiredLiteralURLFailsWithErrAccessURLExpired(t *testing.T) {
 	_, err = Read(context.Background(), StaticURL(expired), io.Discard, ReadOptions{})
 	if !errors.Is(err, ErrAccessURLExpired) {
 		t.Fatalf("read err = %v", err)
+	}
+	// A literal URL cannot be renewed: storage's refusal is final, not retried.
+	if elapsed := time.Since(start); elapsed > 20*time.Second {
+		t.Fatalf("took %v to give up on an expired literal URL", elapsed)
 	}
 }
 

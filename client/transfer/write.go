@@ -95,14 +95,14 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case resp.StatusCode == http.StatusOK:
+	switch resp.answer {
+	case answerOK:
 		return ownerOfStartedBuffer(ctx, c)
-	case resp.StatusCode == http.StatusNotFound && resp.code == "ContainerNotFound":
+	case answerNoContainer:
 		return ErrBufferNotFound
-	case resp.StatusCode == http.StatusNotFound:
+	case answerNoBlob:
 		return nil
-	case resp.StatusCode == http.StatusForbidden && resp.code == "AuthorizationPermissionMismatch":
+	case answerNotPermitted:
 		// A create-only URL may not read; the Put that follows decides.
 		return nil
 	default:
@@ -115,7 +115,7 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 // without finishing).
 func ownerOfStartedBuffer(ctx context.Context, c *containerClient) error {
 	resp, err := c.do(ctx, http.MethodHead, endBlobName, nil, nil)
-	if err == nil && resp.StatusCode == http.StatusNotFound {
+	if err == nil && resp.answer == answerNoBlob {
 		return ErrAnotherWriter
 	}
 	return ErrBufferHasData
@@ -139,71 +139,29 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 	g, gctx := errgroup.WithContext(wctx)
 
 	batch := hashBatch(opts.DOP, opts.BlockSize)
-	pool := newBlockPool(int(writeBlocksHeld(opts.DOP, opts.BlockSize)), int(opts.BlockSize))
+	p := &pipeline{
+		c:      c,
+		opts:   opts,
+		pool:   newBlockPool(int(writeBlocksHeld(opts.DOP, opts.BlockSize)), int(opts.BlockSize)),
+		raw:    make(chan block),
+		hashed: make(chan block),
+	}
 	hasher := newMD5Hasher(batch)
 	defer hasher.close()
 
-	raw := make(chan block)
-	hashed := make(chan block)
-	var count int64
-	emit := func(buf []byte, n int) error {
-		select {
-		case raw <- block{n: count, buf: buf, data: buf[:n]}:
-			count++
-			return nil
-		case <-gctx.Done():
-			return context.Cause(gctx)
-		}
-	}
-	go func() {
-		defer close(raw)
-		var err error
-		if opts.FlushInterval > 0 {
-			err = chunkWithInterval(gctx, r, pool, opts.FlushInterval, emit)
-		} else {
-			err = chunk(gctx, r, pool, emit)
-		}
-		if err != nil && gctx.Err() == nil {
-			cancel(err)
-		}
-	}()
-
+	go p.produce(gctx, r, cancel)
 	var lastChain string
 	g.Go(func() error {
-		defer close(hashed)
+		defer close(p.hashed)
 		var err error
-		lastChain, err = hashBlocks(gctx, raw, hashed, hasher, batch)
+		lastChain, err = hashBlocks(gctx, p.raw, p.hashed, hasher, batch)
 		return err
 	})
-
-	var (
-		done  atomic.Int64
-		blobs atomic.Int64
-	)
 	for range opts.DOP {
-		g.Go(func() error {
-			for {
-				var b block
-				var ok bool
-				select {
-				case b, ok = <-hashed:
-					if !ok {
-						return nil
-					}
-				case <-gctx.Done():
-					return context.Cause(gctx)
-				}
-				if err := putBlob(gctx, c, dataPut(BlobPath(b.n), b.data, b.contentMD5, b.chain)); err != nil {
-					return err
-				}
-				pool.put(b.buf)
-				blobs.Add(1)
-				opts.Progress(done.Add(int64(len(b.data))))
-			}
-		})
+		g.Go(func() error { return p.upload(gctx) })
 	}
 	werr := g.Wait()
-	stats := Stats{Bytes: done.Load(), Blobs: blobs.Load()}
+	stats := Stats{Bytes: p.done.Load(), Blobs: p.blobs.Load()}
 	if cause := context.Cause(wctx); cause != nil {
 		// The input failed or the caller cancelled: that is the root cause, and the
 		// other stages' errors are just its consequence.
@@ -213,6 +171,62 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 		return stats, "", werr
 	}
 	return stats, lastChain, nil
+}
+
+// pipeline is the state writeBlocks' stages share.
+type pipeline struct {
+	c           *containerClient
+	opts        WriteOptions
+	pool        *blockPool
+	raw, hashed chan block
+	count       int64 // blocks produced; the producer's alone
+	done, blobs atomic.Int64
+}
+
+// produce fills blocks from r and passes them to the hasher; a read error
+// cancels the write with it as the cause.
+func (p *pipeline) produce(ctx context.Context, r io.Reader, cancel context.CancelCauseFunc) {
+	defer close(p.raw)
+	emit := func(buf []byte, n int) error {
+		select {
+		case p.raw <- block{n: p.count, buf: buf, data: buf[:n]}:
+			p.count++
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	var err error
+	if p.opts.FlushInterval > 0 {
+		err = chunkWithInterval(ctx, r, p.pool, p.opts.FlushInterval, emit)
+	} else {
+		err = chunk(ctx, r, p.pool, emit)
+	}
+	if err != nil && ctx.Err() == nil {
+		cancel(err)
+	}
+}
+
+// upload is one uploader: it sends hashed blocks until there are no more.
+func (p *pipeline) upload(ctx context.Context) error {
+	for {
+		var b block
+		select {
+		case next, ok := <-p.hashed:
+			if !ok {
+				return nil
+			}
+			b = next
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if err := putBlob(ctx, p.c, dataPut(BlobPath(b.n), b.data, b.contentMD5, b.chain)); err != nil {
+			return err
+		}
+		p.pool.put(b.buf)
+		p.blobs.Add(1)
+		p.opts.Progress(p.done.Add(int64(len(b.data))))
+	}
 }
 
 // Batched hashing. MD5 is most of a write's CPU, and one MD5 cannot be split
@@ -335,8 +349,8 @@ func putBlob(ctx context.Context, c *containerClient, p blobPut) error {
 		if err != nil {
 			return fmt.Errorf("uploading blob %s: %w", p.name, err)
 		}
-		switch {
-		case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
+		switch resp.answer {
+		case answerOK:
 			// Storage echoes the MD5 of what it stored. It can differ from ours only if
 			// our Content-MD5 header was lost on the way and the body damaged; the
 			// blob cannot be replaced, so the buffer must not be completed.
@@ -344,36 +358,22 @@ func putBlob(ctx context.Context, c *containerClient, p blobPut) error {
 				return fmt.Errorf("blob %s was stored with MD5 %s instead of %s: the data was damaged on the way to storage", p.name, stored, p.contentMD5)
 			}
 			return nil
-		case resp.StatusCode == http.StatusBadRequest && resp.code == "Md5Mismatch":
+		case answerMD5Mismatch:
 			if try < md5MismatchTries {
 				c.logf("retrying blob %s: storage saw an MD5 mismatch (corrupted in transit)", p.name)
 				continue
 			}
 			return fmt.Errorf("uploading blob %s: storage saw an MD5 mismatch %d times: data is being corrupted in transit", p.name, try)
-		case resp.StatusCode == http.StatusNotFound && resp.code == "ContainerNotFound":
+		case answerNoContainer:
 			return ErrBufferNotFound
-		case refusedAsExisting(resp):
-			return checkLanded(ctx, c, p, resp.code, resp.resent)
+		case answerExists, answerNotPermitted:
+			// Azure and Azurite answer an overwrite under a create-only URL differently
+			// (platform notes); a read-only URL gets the same answer as Azurite's.
+			return checkLanded(ctx, c, p, resp)
 		default:
 			return fmt.Errorf("uploading blob %s: %w", p.name, resp.statusError())
 		}
 	}
-}
-
-// refusedAsExisting reports a Put refused because the blob may already exist.
-// Azure and Azurite answer an overwrite under a create-only URL differently
-// (platform notes), a read-only URL gets the same code as Azurite's, and
-// If-None-Match: * makes it 409 BlobAlreadyExists (or 412 on some hosts).
-func refusedAsExisting(resp *response) bool {
-	switch resp.StatusCode {
-	case http.StatusForbidden:
-		return resp.code == "UnauthorizedBlobOverwrite" || resp.code == "AuthorizationPermissionMismatch"
-	case http.StatusConflict:
-		return resp.code == "BlobAlreadyExists"
-	case http.StatusPreconditionFailed:
-		return true
-	}
-	return false
 }
 
 // checkLanded decides, after storage refused a Put, whether the blob there is our
@@ -381,31 +381,30 @@ func refusedAsExisting(resp *response) bool {
 // URL may not create blobs at all). Only a Put that was resent can have landed
 // before; without that, the blob is a concurrent writer's, and taking it for ours
 // would let two writers share a buffer.
-func checkLanded(ctx context.Context, c *containerClient, p blobPut, refusal string, resent bool) error {
+func checkLanded(ctx context.Context, c *containerClient, p blobPut, refused *response) error {
 	resp, err := c.do(ctx, http.MethodHead, p.name, nil, nil)
 	if err != nil {
 		return fmt.Errorf("checking existing blob %s: %w", p.name, err)
 	}
-	switch resp.StatusCode {
-	case http.StatusOK:
+	switch resp.answer {
+	case answerOK:
 		h := resp.Header
-		if resent && h.Get("Content-MD5") == p.contentMD5 && h.Get(HashChainHeader) == p.chain && h.Get(writerHeader) == p.writer {
+		if refused.resent && h.Get("Content-MD5") == p.contentMD5 && h.Get(HashChainHeader) == p.chain && h.Get(writerHeader) == p.writer {
 			return nil
 		}
 		if p.name == startBlobName {
 			return ErrAnotherWriter
 		}
 		return fmt.Errorf("blob %s already exists with other content: %w", p.name, ErrBufferHasData)
-	case http.StatusNotFound:
-		if resp.code == "ContainerNotFound" {
-			return ErrBufferNotFound
-		}
-		if refusal == "AuthorizationPermissionMismatch" {
+	case answerNoContainer:
+		return ErrBufferNotFound
+	case answerNoBlob:
+		if refused.answer == answerNotPermitted {
 			return ErrWriteNotAllowed
 		}
-		return fmt.Errorf("uploading blob %s: storage refused it (%s) but it does not exist", p.name, refusal)
+		return fmt.Errorf("uploading blob %s: storage refused it (%s) but it does not exist", p.name, refused.code)
 	default:
-		if refusal == "AuthorizationPermissionMismatch" {
+		if refused.answer == answerNotPermitted {
 			return ErrWriteNotAllowed
 		}
 		return fmt.Errorf("checking existing blob %s: %w", p.name, resp.statusError())
