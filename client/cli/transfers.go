@@ -57,18 +57,9 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 				if err := wantArgs(args, 1, "the BUFFER to write"); err != nil {
 					return err
 				}
-				if *dop < 1 {
-					return usagef("", "--dop must be at least 1, got %d", *dop)
-				}
-				bs, err := client.ParseBlockSize(*blockSize)
+				opts, err := writeOptions(*dop, *blockSize, *flush)
 				if err != nil {
-					return usagef("", "--block-size: %v", err)
-				}
-				if *flush < 0 {
-					return usagef("", "--flush-interval must not be negative, got %s", *flush)
-				}
-				if err := (transfer.WriteOptions{DOP: *dop, BlockSize: bs}).Validate(); err != nil {
-					return usagef("", "%v", err)
+					return err
 				}
 				in, size, regular, err := a.openInput(*input)
 				if err != nil {
@@ -79,7 +70,6 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 				if err != nil {
 					return err
 				}
-				opts := transfer.WriteOptions{DOP: *dop, BlockSize: bs, FlushInterval: *flush}
 				if regular {
 					// A regular file never stalls, so waiting buys nothing and only
 					// makes short blobs.
@@ -93,6 +83,26 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 			}
 		},
 	}
+}
+
+// writeOptions checks the write command's flags and turns them into transfer
+// options; what the engine would refuse is a usage error.
+func writeOptions(dop int, blockSize string, flush time.Duration) (transfer.WriteOptions, error) {
+	if dop < 1 {
+		return transfer.WriteOptions{}, usagef("", "--dop must be at least 1, got %d", dop)
+	}
+	bs, err := client.ParseBlockSize(blockSize)
+	if err != nil {
+		return transfer.WriteOptions{}, usagef("", "--block-size: %v", err)
+	}
+	if flush < 0 {
+		return transfer.WriteOptions{}, usagef("", "--flush-interval must not be negative, got %s", flush)
+	}
+	opts := transfer.WriteOptions{DOP: dop, BlockSize: bs, FlushInterval: flush}
+	if err := opts.Validate(); err != nil {
+		return opts, usagef("", "%v", err)
+	}
+	return opts, nil
 }
 
 // openInput opens the write command's input. size is -1 when unknown. regular is

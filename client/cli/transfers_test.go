@@ -2,14 +2,18 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"spool/internal/reliability"
 )
@@ -149,6 +153,74 @@ func TestTransferOptionsOutsideTheLimitsAreUsageErrors(t *testing.T) {
 			if r.code != exitUsage || !strings.HasPrefix(r.stderr, "spool: ") || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
 				t.Fatalf("exit %d, stderr %q; want exit 2 saying %q", r.code, r.stderr, tc.want)
 			}
+		})
+	}
+}
+
+// expiredURLFile writes a file holding a write URL for id whose expiry (se) was
+// an hour ago, and returns its path. The handler signs no URL already dead, so
+// the expiry of a real one is moved back; storage refuses it as it refuses an
+// expired one (403), and the engine sees the same se in the past.
+func expiredURLFile(t *testing.T, id string) string {
+	t.Helper()
+	r := runCLI(t, "", "buffer", "access", id, "-w")
+	u, err := url.Parse(strings.TrimSpace(r.stdout))
+	if r.code != 0 || err != nil {
+		t.Fatalf("access -w: %+v, %v", r, err)
+	}
+	q := u.Query()
+	q.Set("se", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	u.RawQuery = q.Encode()
+	path := filepath.Join(t.TempDir(), "url.txt")
+	if err := os.WriteFile(path, []byte(u.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestFaultsWaitsThatCannotEndFailInSecondsAndSayWhatTheyWaitFor pins the two
+// silent waits that used to be: a URL file holding an expired URL (4.5 minutes),
+// and a blob endpoint nothing listens on (about 96 s and 18 retry lines).
+func TestFaultsWaitsThatCannotEndFailInSecondsAndSayWhatTheyWaitFor(t *testing.T) {
+	liveServer(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	cases := []struct {
+		name, before string
+		args         []string
+		warning      string
+		err          string
+	}{
+		{"a URL file holding an expired write URL", "4.5 min of silence",
+			[]string{"buffer", "write", expiredURLFile(t, createBuffer(t))},
+			"waiting for a renewed one", "the access URL expired at "},
+		{"a read URL for a blob endpoint on a closed port", "about 96 s and 18 retry lines",
+			[]string{"buffer", "read", "http://" + closed + "/devstoreaccount1/" + fakeID + "?se=2099-01-01T00%3A00%3A00Z&sp=r&sig=SECRET"},
+			"waiting for the blob service at " + closed + " (connection refused), retrying…", "did not answer for 10s"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			r := runWithInput(context.Background(), strings.NewReader("some data"), tc.args...)
+			elapsed := time.Since(start)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if r.code != exitFailure || len(lines) != 2 || !strings.Contains(lines[0], "spool: warning: ") ||
+				!strings.Contains(lines[0], tc.warning) || !strings.Contains(lines[1], tc.err) || strings.Contains(r.stderr, "SECRET") {
+				t.Fatalf("exit %d, stderr %q; want exit 1, one warning saying %q, then an error saying %q", r.code, r.stderr, tc.warning, tc.err)
+			}
+			if elapsed > 20*time.Second {
+				t.Fatalf("failed after %v", elapsed)
+			}
+			reliability.Record(t, reliability.Row{
+				Area:    faultArea,
+				Fault:   "`spool buffer " + tc.args[1] + "` with " + tc.name,
+				Tries:   1,
+				Outcome: fmt.Sprintf("one warning line (%q), then exit 1 %q… within 20 s (was %s)", tc.warning, tc.err, tc.before),
+			})
 		})
 	}
 }

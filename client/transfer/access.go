@@ -20,7 +20,7 @@ const (
 	renewalNoteDelay = 2 * time.Second
 )
 
-var errNotRenewed = errors.New("nothing renewed it in time")
+var errNotRenewed = errors.New("nothing renewed it")
 
 func (c *containerClient) accessURL(ctx context.Context) (*url.URL, error) {
 	c.mu.Lock()

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 )
 
 // answer is what a storage response means to the engine. classify is the one
@@ -64,6 +66,26 @@ func retryableTransportError(err error) bool {
 	var invalidCert x509.CertificateInvalidError
 	var hostname x509.HostnameError
 	return !errors.As(err, &unknownAuthority) && !errors.As(err, &invalidCert) && !errors.As(err, &hostname)
+}
+
+// transportCause names a transport failure in a few words.
+func transportCause(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, errStalled):
+		return "the connection stalled"
+	case errors.As(err, &dnsErr):
+		return "the host name does not resolve"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return "timed out"
+	}
+	return err.Error()
 }
 
 // response is a finished storage answer with its meaning pulled out; the body

@@ -15,8 +15,11 @@ var (
 	ErrBufferCorrupt   = errors.New("the buffer is corrupt")
 )
 
-// ErrAnotherWriter is what the loser of two writers racing for one buffer gets:
-// the other created .bufferstart first. It matches errors.Is(err, ErrBufferHasData).
+// ErrAnotherWriter is what a writer gets when another one created the buffer's
+// .bufferstart first: the loser of two writers racing for one buffer, or a
+// second write of a buffer written before (it cannot tell which: the winner may
+// have finished before the loser looked). It matches errors.Is(err,
+// ErrBufferHasData).
 var ErrAnotherWriter error = anotherWriterError{}
 
 type anotherWriterError struct{}

@@ -47,19 +47,10 @@ func (o WriteOptions) Validate() error {
 // validate fills in defaults and checks o. When dop blocks of the chosen size
 // would not fit the memory limit, it lowers the dop and says so in note.
 func (o WriteOptions) validate() (opts WriteOptions, note string, err error) {
-	if o.DOP == 0 {
-		o.DOP = DefaultWriteDOP
-	}
 	if o.BlockSize == 0 {
 		o.BlockSize = DefaultBlockSize
 	}
-	if o.MemoryLimit == 0 {
-		o.MemoryLimit = DefaultMemoryLimit
-	}
-	if o.Progress == nil {
-		o.Progress = func(int64) {}
-	}
-	if err := checkDOP(o.DOP); err != nil {
+	if err := sharedOptions(&o.DOP, DefaultWriteDOP, &o.MemoryLimit, &o.Progress); err != nil {
 		return o, "", err
 	}
 	if o.BlockSize < 1 {
@@ -88,9 +79,22 @@ func largestFittingBlock(limit int64) int64 {
 	return max(MinBlockSize, limit/writeBlocksHeld(1, MaxBlockSize)&^(1<<20-1))
 }
 
-func checkDOP(dop int) error {
-	if dop < 1 || dop > MaxDOP {
-		return invalidf("invalid dop %d: it must be from 1 to %d", dop, MaxDOP)
+// sharedOptions fills in the defaults Read and Write share, and checks them.
+func sharedOptions(dop *int, defaultDOP int, memoryLimit *int64, progress *Progress) error {
+	if *dop == 0 {
+		*dop = defaultDOP
+	}
+	if *memoryLimit == 0 {
+		*memoryLimit = DefaultMemoryLimit
+	}
+	if *progress == nil {
+		*progress = func(int64) {}
+	}
+	if *dop < 1 || *dop > MaxDOP {
+		return invalidf("invalid dop %d: it must be from 1 to %d", *dop, MaxDOP)
+	}
+	if *memoryLimit < 0 {
+		return invalidf("invalid memory limit %d: it must not be negative", *memoryLimit)
 	}
 	return nil
 }
@@ -112,22 +116,8 @@ func fittingDOP(want int, blockSize, limit int64) int {
 
 // validate fills in defaults and checks o.
 func (o ReadOptions) validate() (ReadOptions, error) {
-	if o.DOP == 0 {
-		o.DOP = DefaultReadDOP
-	}
-	if o.MemoryLimit == 0 {
-		o.MemoryLimit = DefaultMemoryLimit
-	}
-	if o.Progress == nil {
-		o.Progress = func(int64) {}
-	}
-	if err := checkDOP(o.DOP); err != nil {
-		return o, err
-	}
-	if o.MemoryLimit < 0 {
-		return o, invalidf("invalid memory limit %d: it must not be negative", o.MemoryLimit)
-	}
-	return o, nil
+	err := sharedOptions(&o.DOP, DefaultReadDOP, &o.MemoryLimit, &o.Progress)
+	return o, err
 }
 
 // Validate reports whether Read would accept o, without touching storage.

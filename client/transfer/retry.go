@@ -2,13 +2,10 @@ package transfer
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
-	"syscall"
 	"time"
 
 	"spool/internal/backoff"
@@ -86,24 +83,4 @@ func (o *outage) over() {
 	defer o.mu.Unlock()
 	o.answered = true
 	o.down = false
-}
-
-// transportCause names a transport failure in a few words.
-func transportCause(err error) string {
-	var dnsErr *net.DNSError
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset"
-	case errors.Is(err, errStalled):
-		return "the connection stalled"
-	case errors.As(err, &dnsErr):
-		return "the host name does not resolve"
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return "timed out"
-	}
-	return err.Error()
 }

@@ -97,7 +97,7 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 	}
 	switch resp.answer {
 	case answerOK:
-		return ownerOfStartedBuffer(ctx, c)
+		return ErrAnotherWriter
 	case answerNoContainer:
 		return ErrBufferNotFound
 	case answerNoBlob:
@@ -108,17 +108,6 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 	default:
 		return fmt.Errorf("checking %s: %w", startBlobName, resp.statusError())
 	}
-}
-
-// ownerOfStartedBuffer names why a buffer with a .bufferstart cannot be written: a
-// finished one has data, an unfinished one is another writer's (racing us, or gone
-// without finishing).
-func ownerOfStartedBuffer(ctx context.Context, c *containerClient) error {
-	resp, err := c.do(ctx, http.MethodHead, endBlobName, nil, nil)
-	if err == nil && resp.answer == answerNoBlob {
-		return ErrAnotherWriter
-	}
-	return ErrBufferHasData
 }
 
 // newWriterToken returns a random token that tells this writer's blobs from
