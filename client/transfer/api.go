@@ -32,7 +32,7 @@ type Progress func(bytesDone int64)
 
 // WriteOptions tunes Write. Zero values take the defaults.
 type WriteOptions struct {
-	DOP       int   // parallel uploads; default 16
+	DOP       int   // parallel uploads; default 16, at most MaxDOP
 	BlockSize int64 // bytes per data blob; default 4 MiB, from MinBlockSize to MaxBlockSize
 	// MemoryLimit bounds the bytes of blocks held at once (about DOP+5 blocks);
 	// default DefaultMemoryLimit. A DOP that would not fit is lowered, with a note
@@ -52,7 +52,7 @@ type WriteOptions struct {
 
 // ReadOptions tunes Read. Zero values take the defaults.
 type ReadOptions struct {
-	DOP int // parallel downloads; default 32
+	DOP int // parallel downloads; default 32, at most MaxDOP
 	// MemoryLimit bounds the bytes of downloaded blobs held ahead of the output;
 	// default DefaultMemoryLimit. The blob the output needs next is always let in,
 	// so a writer's bigger blobs slow a read down rather than fail it.
