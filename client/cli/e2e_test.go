@@ -18,9 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"spool/blobstore"
 	"spool/client"
+	"spool/client/testpattern"
 	"spool/handler"
 	"spool/internal/azurite"
+	"spool/tablestore"
 )
 
 // The whole stack for end-to-end tests: one Azurite for the package and the real
@@ -44,6 +47,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// connectHandler opens the real table store and blob containers a connection
+// string names, as cmd/handler wires them, with the tables created.
+func connectHandler(ctx context.Context, connectionString, tablePrefix string) (handler.Options, error) {
+	svc, err := tablestore.ServiceClientFromConnectionString(connectionString)
+	if err != nil {
+		return handler.Options{}, err
+	}
+	store, err := tablestore.Open(ctx, svc, tablestore.Options{TablePrefix: tablePrefix})
+	if err != nil {
+		return handler.Options{}, err
+	}
+	blobOpts, err := blobstore.OptionsFromConnectionString(connectionString)
+	if err != nil {
+		return handler.Options{}, err
+	}
+	containers, err := blobstore.New(blobOpts)
+	if err != nil {
+		return handler.Options{}, err
+	}
+	return handler.Options{Store: store, Containers: containers, Location: "local"}, nil
+}
+
 // liveServer returns the API root of the real handler over Azurite, and points the
 // CLI at it through SPOOL_SERVER_URL.
 func liveServer(t *testing.T) string {
@@ -56,14 +81,9 @@ func liveServer(t *testing.T) string {
 		if stack.err != nil {
 			return
 		}
-		cfg := handler.Config{
-			ConnectionString: stack.azurite.ConnectionString(),
-			Location:         "local",
-			TablePrefix:      fmt.Sprintf("cli%d", time.Now().UnixNano()%1_000_000),
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		opts, err := handler.Connect(ctx, cfg)
+		opts, err := connectHandler(ctx, stack.azurite.ConnectionString(), fmt.Sprintf("cli%d", time.Now().UnixNano()%1_000_000))
 		if err != nil {
 			stack.err = fmt.Errorf("connecting the handler: %w", err)
 			return
@@ -93,7 +113,7 @@ func runWithInput(ctx context.Context, stdin io.Reader, args ...string) result {
 func generated(t *testing.T, n int64) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := client.Generate(&b, n); err != nil {
+	if err := testpattern.Write(&b, n); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -210,7 +230,7 @@ func TestEndToEndControlPlaneAndTransfersThroughTheCLI(t *testing.T) {
 		t.Fatalf("the error shows the SAS signature: %q", r.stderr)
 	}
 	r = runCLI(t, "", "buffer", "access", other, "--access-ttl", "0.00:00:10")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "at least 30 seconds") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "at least 30 seconds") { // refused before any request
 		t.Fatalf("access with too short a TTL: %+v", r)
 	}
 	w := runCLI(t, "", "buffer", "access", other, "-w", "--access-ttl", "0.00:05:00")
@@ -417,14 +437,21 @@ func TestEndToEndListPagesFollowTheHandlersNextLinks(t *testing.T) {
 	}
 }
 
-// TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
-// signal wiring in main is covered too.
-func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
-	liveServer(t)
+// buildSpool builds the real binary, for tests of what main wires up.
+func buildSpool(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "spool")
 	if out, err := exec.Command("go", "build", "-o", bin, "spool/cmd/spool").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
+// signal wiring in main is covered too.
+func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
+	liveServer(t)
+	bin := buildSpool(t)
 	id := createBuffer(t)
 	cmd := exec.Command(bin, "buffer", "write", id, "-f", "100ms")
 	stdin, err := cmd.StdinPipe()

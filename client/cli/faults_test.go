@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"spool/blobstore"
 	"spool/client"
+	"spool/client/access"
 	"spool/client/transfer"
 	"spool/handler"
 	"spool/internal/azurite"
@@ -70,7 +72,7 @@ func startHandler(t *testing.T, az *azurite.Instance, setup handlerSetup) string
 	if err != nil {
 		t.Fatalf("opening the table store: %v", err)
 	}
-	containers, err := handler.NewBlobContainers(handler.BlobOptions{
+	containers, err := blobstore.New(blobstore.Options{
 		Endpoint:    setup.BlobEndpoint,
 		AccountName: azurite.AccountName,
 		AccountKey:  azurite.AccountKey,
@@ -372,5 +374,5 @@ func resolveForTest(t *testing.T, id string, writeable bool) (transfer.AccessSou
 	if err != nil {
 		return nil, err
 	}
-	return client.ResolveBuffer(context.Background(), c, id, client.ResolveOptions{Writeable: writeable})
+	return access.Resolve(context.Background(), c, id, access.Options{Writeable: writeable})
 }

@@ -142,7 +142,6 @@ func TestTransferOptionsOutsideTheLimitsAreUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"buffer", "write", fakeID, "-b", "1"}, "invalid block size 1B: it must be from 1KiB to"},
-		{[]string{"buffer", "write", fakeID, "-b", "5000M"}, "Azure's limit for one blob is 5000MiB"},
 		{[]string{"buffer", "write", fakeID, "-b", "4000M"}, "over the 2GiB memory limit; use a block size of at most 682MiB"},
 		{[]string{"buffer", "write", fakeID, "--dop", "5000"}, "invalid dop 5000: it must be from 1 to 1000"},
 		{[]string{"buffer", "read", fakeID, "--dop", "5000"}, "invalid dop 5000: it must be from 1 to 1000"},
