@@ -5,13 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,35 +23,33 @@ type writerRun struct {
 	stderr string
 }
 
-// raceWriters starts one write process per input at the same moment, all
-// writing to target (a buffer ID or a write URL), and waits for them.
+// raceWriters starts one write process per input, back to back (each then
+// takes far longer to start up than the gap between them), all writing to target
+// (a buffer ID or a write URL), and waits for them.
 func raceWriters(t *testing.T, bin, target string, inputs []string) []writerRun {
 	t.Helper()
-	runs := make([]writerRun, len(inputs))
 	cmds := make([]*exec.Cmd, len(inputs))
 	stderrs := make([]bytes.Buffer, len(inputs))
 	for i, input := range inputs {
 		cmds[i] = exec.Command(bin, "buffer", "write", target, "-i", input, "-b", "64K", "--dop", "4")
 		cmds[i].Stderr = &stderrs[i]
 	}
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, cmd := range cmds {
-		wg.Go(func() {
-			<-start
-			err := cmd.Run()
-			runs[i] = writerRun{code: 0, stderr: stderrs[i].String()}
-			var exitErr *exec.ExitError
-			if errors.As(err, &exitErr) {
-				runs[i].code = exitErr.ExitCode()
-			} else if err != nil {
-				runs[i].code = -1
-				runs[i].stderr += err.Error()
-			}
-		})
+	for _, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	close(start)
-	wg.Wait()
+	runs := make([]writerRun, len(inputs))
+	for i, cmd := range cmds {
+		err := cmd.Wait()
+		runs[i] = writerRun{stderr: stderrs[i].String()}
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			runs[i].code = exitErr.ExitCode()
+		} else if err != nil {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
 	return runs
 }
 
@@ -182,12 +179,9 @@ func expiredURLFile(t *testing.T, id string) string {
 // and a blob endpoint nothing listens on (about 96 s and 18 retry lines).
 func TestFaultsWaitsThatCannotEndFailInSecondsAndSayWhatTheyWaitFor(t *testing.T) {
 	liveServer(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	gone := httptest.NewServer(nil)
+	gone.Close()
+	closed := gone.Listener.Addr().String()
 	cases := []struct {
 		name, before string
 		args         []string

@@ -10,6 +10,30 @@ import (
 	"testing"
 )
 
+// lineLog collects what a transfer logs.
+type lineLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineLog) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *lineLog) matching(part string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines {
+		if strings.Contains(line, part) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 func TestWriteOptionsRefuseBlockSizesAndDOPsOutsideTheLimits(t *testing.T) {
 	cases := []struct {
 		opts WriteOptions
@@ -84,20 +108,14 @@ func TestWriteMemoryStaysWithinTheLimitByLoweringTheDOP(t *testing.T) {
 
 func TestWriteOverTheMemoryLimitSaysItLowersTheDOPAndStillRoundTrips(t *testing.T) {
 	b := newBuffer(t)
-	var mu sync.Mutex
-	var logged []string
-	logf := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		logged = append(logged, fmt.Sprintf(format, args...))
-	}
+	var log lineLog
 	input := genData(0, 1<<20+17)
-	opts := WriteOptions{BlockSize: 64 << 10, DOP: 16, MemoryLimit: 8 * 64 << 10, Logf: logf}
+	opts := WriteOptions{BlockSize: 64 << 10, DOP: 16, MemoryLimit: 8 * 64 << 10, Logf: log.logf}
 	if _, err := Write(context.Background(), StaticURL(b.write), bytes.NewReader(input), opts); err != nil {
 		t.Fatal(err)
 	}
-	if len(logged) != 1 || logged[0] != "uploading 6 blobs at once instead of 16, so 64KiB blocks stay within 512KiB of memory" {
-		t.Fatalf("logged %q, want one line saying the dop was lowered", logged)
+	if len(log.lines) != 1 || log.lines[0] != "uploading 6 blobs at once instead of 16, so 64KiB blocks stay within 512KiB of memory" {
+		t.Fatalf("logged %q, want one line saying the dop was lowered", log.lines)
 	}
 	if out, err := b.readAll(context.Background(), ReadOptions{MemoryLimit: 3 * 64 << 10}); err != nil || !bytes.Equal(out, input) {
 		t.Fatalf("read back %d bytes, %v", len(out), err)

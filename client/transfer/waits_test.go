@@ -3,57 +3,26 @@ package transfer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net"
+	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"spool/internal/reliability"
 )
 
-// lineLog collects what a transfer logs.
-type lineLog struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *lineLog) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, args...))
-}
-
-func (l *lineLog) matching(part string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range l.lines {
-		if strings.Contains(line, part) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// closedPortURL is an access URL for a port nothing listens on.
-func closedPortURL(t *testing.T) *url.URL {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	u, _ := url.Parse("http://" + addr + "/devstoreaccount1/buf?sv=2021-08-06&sp=rc&sig=secret%2Bsig")
+// closedPortURL is an access URL for a loopback port nothing listens on any more.
+func closedPortURL() *url.URL {
+	gone := httptest.NewServer(nil)
+	gone.Close()
+	u, _ := url.Parse(gone.URL + "/devstoreaccount1/buf?sv=2021-08-06&sp=rc&sig=secret%2Bsig")
 	return u
 }
 
 func TestDeadBlobEndpointFailsInSecondsSayingOnceWhatItWaitsFor(t *testing.T) {
-	u := closedPortURL(t)
+	u := closedPortURL()
 	transfers := map[string]func(ReadOptions, WriteOptions) error{
 		"write": func(_ ReadOptions, o WriteOptions) error {
 			_, err := Write(context.Background(), StaticURL(u), strings.NewReader("x"), o)
