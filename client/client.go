@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"spool/internal/backoff"
 	"spool/internal/model"
 )
 
@@ -318,7 +319,8 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if len(want) == 0 {
 		want = []int{http.StatusOK}
 	}
-	wait := c.retryWait
+	// The wait doubles on every retry; a server's Retry-After wins, within reason.
+	policy := backoff.Policy{Min: c.retryWait}
 	for attempt := 0; ; attempt++ {
 		resp, err := c.send(ctx, cl, u.String(), body)
 		if err != nil {
@@ -326,21 +328,22 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 				return ctx.Err()
 			}
 			if attempt < c.retries && retryableTransportError(err, cl.idempotent()) {
-				if err := sleep(ctx, wait); err != nil {
+				if err := backoff.Sleep(ctx, policy.Delay(attempt)); err != nil {
 					return err
 				}
-				wait *= 2
 				continue
 			}
 			return c.transportError(err)
 		}
 		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) && attempt < c.retries {
-			delay := retryAfter(resp.Header.Get("Retry-After"), wait)
+			delay, ok := backoff.RetryAfter(resp.Header.Get("Retry-After"), 10*time.Second)
+			if !ok {
+				delay = policy.Delay(attempt)
+			}
 			drain(resp)
-			if err := sleep(ctx, delay); err != nil {
+			if err := backoff.Sleep(ctx, delay); err != nil {
 				return err
 			}
-			wait *= 2
 			continue
 		}
 		return c.finish(resp, cl, want, out)
@@ -401,29 +404,6 @@ func (c *Client) finish(resp *http.Response, cl call, want []int, out any) error
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	_ = resp.Body.Close()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// retryAfter honours a server's Retry-After in seconds, within reason.
-func retryAfter(h string, fallback time.Duration) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
-		d := time.Duration(s) * time.Second
-		if d > 10*time.Second {
-			d = 10 * time.Second
-		}
-		return d
-	}
-	return fallback
 }
 
 // redactServerURL drops credentials and the query (which may hold a `code` function

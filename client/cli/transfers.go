@@ -61,7 +61,8 @@ URL, or the path of a file holding one (read again when the URL expires). A buff
 is written once: writing one that already has data fails. If the input fails or
 the write is interrupted, the buffer is marked failed so readers stop.
 
-` + sizeHelp + ` A block is at most 4000M.`,
+` + sizeHelp + ` A block is 1K to 682M: the uploads hold a few blocks each,
+within 2G of memory, and fewer run at once when more would not fit.`,
 		example: "  spool buffer gen 1G | spool buffer write yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer write url.txt -i data.bin --block-size 16M",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			input := fs.StringP("input", "i", "", "read from `FILE` instead of stdin")
@@ -74,12 +75,9 @@ the write is interrupted, the buffer is marked failed so readers stop.
 				if err := transferArgs(args, "write", *dop); err != nil {
 					return err
 				}
-				bs, err := parseBlockSize(*blockSize)
+				opts, err := writeOptions(*dop, *blockSize, *flush)
 				if err != nil {
-					return usagef("", "--block-size: %v", err)
-				}
-				if *flush < 0 {
-					return usagef("", "--flush-interval must not be negative, got %s", *flush)
+					return err
 				}
 				in, size, regular, err := a.openInput(*input)
 				if err != nil {
@@ -90,7 +88,6 @@ the write is interrupted, the buffer is marked failed so readers stop.
 				if err != nil {
 					return err
 				}
-				opts := transfer.WriteOptions{DOP: *dop, BlockSize: bs, FlushInterval: *flush}
 				if regular {
 					// A regular file never stalls, so waiting buys nothing and only
 					// makes short blobs.
@@ -104,6 +101,24 @@ the write is interrupted, the buffer is marked failed so readers stop.
 			}
 		},
 	}
+}
+
+// writeOptions checks the write command's flags and turns them into transfer
+// options; what the engine would refuse (a block too small, or too big for its
+// memory limit) is a usage error too.
+func writeOptions(dop int, blockSize string, flush time.Duration) (transfer.WriteOptions, error) {
+	bs, err := parseBlockSize(blockSize)
+	if err != nil {
+		return transfer.WriteOptions{}, usagef("", "--block-size: %v", err)
+	}
+	if flush < 0 {
+		return transfer.WriteOptions{}, usagef("", "--flush-interval must not be negative, got %s", flush)
+	}
+	opts := transfer.WriteOptions{DOP: dop, BlockSize: bs, FlushInterval: flush}
+	if err := opts.Validate(); err != nil {
+		return opts, usagef("", "%v", err)
+	}
+	return opts, nil
 }
 
 // openInput opens the write command's input. size is -1 when unknown. regular is
@@ -156,6 +171,9 @@ read leaves FILE as it was.`,
 			return func(ctx context.Context, args []string) error {
 				if err := transferArgs(args, "read", *dop); err != nil {
 					return err
+				}
+				if err := (transfer.ReadOptions{DOP: *dop}).Validate(); err != nil {
+					return usagef("", "%v", err)
 				}
 				// Resolve first, so a bad argument costs not even a temporary file.
 				src, err := a.resolve(ctx, args[0], false, *accessTTL)

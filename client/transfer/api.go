@@ -32,8 +32,12 @@ type Progress func(bytesDone int64)
 
 // WriteOptions tunes Write. Zero values take the defaults.
 type WriteOptions struct {
-	DOP       int   // parallel uploads; default 16
-	BlockSize int64 // bytes per data blob; default 4 MiB
+	DOP       int   // parallel uploads; default 16, at most MaxDOP
+	BlockSize int64 // bytes per data blob; default 4 MiB, from MinBlockSize to MaxBlockSize
+	// MemoryLimit bounds the bytes of blocks held at once (about DOP+5 blocks);
+	// default DefaultMemoryLimit. A DOP that would not fit is lowered, with a note
+	// to Logf; a block size that does not fit even at DOP 1 is refused.
+	MemoryLimit int64
 	// FlushInterval, when > 0, uploads a short blob once data has waited this long,
 	// so a slow producer's bytes reach readers promptly.
 	FlushInterval time.Duration
@@ -48,8 +52,12 @@ type WriteOptions struct {
 
 // ReadOptions tunes Read. Zero values take the defaults.
 type ReadOptions struct {
-	DOP      int // parallel downloads; default 32
-	Progress Progress
+	DOP int // parallel downloads; default 32, at most MaxDOP
+	// MemoryLimit bounds the bytes of downloaded blobs held ahead of the output;
+	// default DefaultMemoryLimit. The blob the output needs next is always let in,
+	// so a writer's bigger blobs slow a read down rather than fail it.
+	MemoryLimit int64
+	Progress    Progress
 	// HTTPClient and Logf work as in WriteOptions.
 	HTTPClient *http.Client
 	Logf       func(format string, args ...any)

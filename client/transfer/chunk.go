@@ -15,7 +15,7 @@ type emitFunc func(buf []byte, n int) error
 // block may be short, and no block is empty.
 func chunk(ctx context.Context, r io.Reader, pool *blockPool, emit emitFunc) error {
 	for {
-		buf, err := pool.get(ctx, 0)
+		buf, err := pool.get(ctx)
 		if err != nil {
 			return nil // cancelled: the caller reports why
 		}
@@ -67,7 +67,40 @@ const scratchSize = 256 << 10
 // into blocks, so the timer can fire while a Read is still waiting for input.
 // Nothing is emitted while no data is pending: there are never empty blocks.
 func chunkWithInterval(ctx context.Context, r io.Reader, pool *blockPool, interval time.Duration, emit emitFunc) error {
-	size := min(scratchSize, pool.size)
+	reads, free := readAhead(ctx, r, min(scratchSize, pool.size))
+	ic := &intervalChunker{pool: pool, emit: emit, interval: interval, timer: time.NewTimer(interval)}
+	defer ic.timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ic.timer.C:
+			if ic.filled == 0 {
+				ic.timer.Reset(interval)
+			} else if ic.flush() != nil {
+				return nil
+			}
+		case c := <-reads:
+			if ic.add(ctx, c.buf[:c.n]) != nil {
+				return nil
+			}
+			free <- c.buf
+			if errors.Is(c.err, io.EOF) {
+				if ic.filled > 0 {
+					ic.flush()
+				}
+				return nil
+			}
+			if c.err != nil {
+				return fmt.Errorf("reading input: %w", c.err)
+			}
+		}
+	}
+}
+
+// readAhead reads r in a goroutine into two scratch buffers of size bytes,
+// passing each read on; a buffer comes back through free once copied.
+func readAhead(ctx context.Context, r io.Reader, size int) (<-chan readChunk, chan<- []byte) {
 	free := make(chan []byte, 2)
 	free <- make([]byte, size)
 	free <- make([]byte, size)
@@ -91,55 +124,45 @@ func chunkWithInterval(ctx context.Context, r io.Reader, pool *blockPool, interv
 			}
 		}
 	}()
+	return reads, free
+}
 
-	var cur []byte
-	filled := 0
-	timer := time.NewTimer(interval)
-	defer timer.Stop()
-	flush := func() error {
-		err := emit(cur, filled)
-		cur, filled = nil, 0
-		timer.Reset(interval)
-		return err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
-			if filled > 0 {
-				if flush() != nil {
-					return nil
-				}
-			} else {
-				timer.Reset(interval)
+// intervalChunker gathers input into the block being filled.
+type intervalChunker struct {
+	pool     *blockPool
+	emit     emitFunc
+	interval time.Duration
+	timer    *time.Timer
+	cur      []byte
+	filled   int
+}
+
+// add copies data into blocks, emitting each one that fills up. An error means
+// the write was cancelled.
+func (ic *intervalChunker) add(ctx context.Context, data []byte) error {
+	for len(data) > 0 {
+		if ic.cur == nil {
+			var err error
+			if ic.cur, err = ic.pool.get(ctx); err != nil {
+				return err
 			}
-		case c := <-reads:
-			data := c.buf[:c.n]
-			for len(data) > 0 {
-				if cur == nil {
-					var err error
-					if cur, err = pool.get(ctx, 0); err != nil {
-						return nil
-					}
-				}
-				k := copy(cur[filled:], data)
-				filled += k
-				data = data[k:]
-				if filled == len(cur) && flush() != nil {
-					return nil
-				}
-			}
-			free <- c.buf
-			if errors.Is(c.err, io.EOF) {
-				if filled > 0 && flush() != nil {
-					return nil
-				}
-				return nil
-			}
-			if c.err != nil {
-				return fmt.Errorf("reading input: %w", c.err)
+		}
+		k := copy(ic.cur[ic.filled:], data)
+		ic.filled += k
+		data = data[k:]
+		if ic.filled == len(ic.cur) {
+			if err := ic.flush(); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+// flush emits the pending bytes as one block and restarts the interval.
+func (ic *intervalChunker) flush() error {
+	err := ic.emit(ic.cur, ic.filled)
+	ic.cur, ic.filled = nil, 0
+	ic.timer.Reset(ic.interval)
+	return err
 }

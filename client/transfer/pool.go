@@ -2,12 +2,12 @@ package transfer
 
 import "context"
 
-// blockPool hands out at most limit byte slices, allocating them only when first
-// needed, so a transfer's memory is bounded by limit blocks and a tiny transfer
+// blockPool is a Write's memory budget: it hands out at most limit blocks of
+// size bytes, allocating them only when first needed, so a tiny transfer
 // allocates little.
 type blockPool struct {
 	free  chan []byte
-	slots chan struct{} // one token per slice that may still be allocated
+	slots chan struct{} // one token per block that may still be allocated
 	size  int
 }
 
@@ -19,28 +19,19 @@ func newBlockPool(limit, size int) *blockPool {
 	return p
 }
 
-// get returns a slice of at least n bytes (the pool's size when n is 0), waiting
-// while all of them are in use.
-func (p *blockPool) get(ctx context.Context, n int) ([]byte, error) {
-	if n < p.size {
-		n = p.size
-	}
+// get returns a block, waiting while all of them are in use. A freed block is
+// preferred over allocating a new one.
+func (p *blockPool) get(ctx context.Context) ([]byte, error) {
 	select {
 	case b := <-p.free:
-		if cap(b) < n {
-			b = make([]byte, n)
-		}
-		return b[:n], nil
+		return b, nil
 	default:
 	}
 	select {
 	case b := <-p.free:
-		if cap(b) < n {
-			b = make([]byte, n)
-		}
-		return b[:n], nil
+		return b, nil
 	case <-p.slots:
-		return make([]byte, n), nil
+		return make([]byte, p.size), nil
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"spool/internal/backoff"
 )
 
 const (
@@ -50,7 +52,7 @@ func blobWait(tries int) time.Duration {
 // fetched is one downloaded, MD5-verified blob.
 type fetched struct {
 	n          int64
-	buf        []byte // pooled backing array, nil for an empty blob
+	buf        []byte // the budget's buffer, nil for an empty or metadata blob
 	data       []byte
 	contentMD5 string // header value as sent, which the chain is computed over
 	chain      string
@@ -61,39 +63,46 @@ type fetched struct {
 // reader holds the state shared by one Read's goroutines.
 type reader struct {
 	c        *containerClient
-	pool     *blockPool
-	budget   *byteBudget
+	memory   *blobMemory
 	hasher   *md5Hasher
 	complete atomic.Bool  // .bufferend says complete: a missing blob will never appear
 	final    atomic.Int64 // number of the terminal empty blob once seen, else -1
+
+	// Workers claim blob numbers in order and queue their result slot in the same
+	// order, so the output can take results strictly in sequence while the
+	// downloads themselves overlap; slots bounds how far ahead they claim.
+	mu    sync.Mutex
+	next  int64
+	slots chan chan fetched
+}
+
+func newReader(ctx context.Context, c *containerClient, opts ReadOptions) (*reader, func()) {
+	// Downloads may run this far ahead of the blob being written to the output.
+	window := opts.DOP + 4
+	memory, stopMemory := newBlobMemory(ctx, min(int64(window)*DefaultBlockSize, opts.MemoryLimit))
+	rd := &reader{c: c, memory: memory, hasher: newMD5Hasher(opts.DOP), slots: make(chan chan fetched, window)}
+	rd.final.Store(-1)
+	return rd, func() {
+		stopMemory()
+		rd.hasher.close()
+	}
 }
 
 // Read streams the buffer behind src to w. It waits for data still being written,
 // and writes a blob's bytes to w only after its MD5 and hash chain check out, so w
 // never receives bytes that are not verifiably the writer's.
 func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) (Stats, error) {
-	if opts.DOP == 0 {
-		opts.DOP = DefaultReadDOP
-	}
-	if opts.DOP < 1 {
-		return Stats{}, fmt.Errorf("invalid dop %d: it must be at least 1", opts.DOP)
-	}
-	if opts.Progress == nil {
-		opts.Progress = func(int64) {}
+	opts, err := opts.validate()
+	if err != nil {
+		return Stats{}, err
 	}
 	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
 	defer cleanup()
 
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// Downloads may run this far ahead of the blob being written to w; it is what
-	// bounds memory to about window blocks.
-	window := opts.DOP + 4
-	budget, stopBudget := newByteBudget(rctx, int64(window)*DefaultBlockSize)
-	defer stopBudget()
-	rd := &reader{c: c, pool: newBlockPool(window, 0), budget: budget, hasher: newMD5Hasher(opts.DOP)}
-	defer rd.hasher.close()
-	rd.final.Store(-1)
+	rd, stop := newReader(rctx, c, opts)
+	defer stop()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -103,79 +112,74 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 			cancel(err)
 		}
 	})
-
-	// A helper's failure cancels rctx; report that root cause, not the
-	// cancellation it caused elsewhere.
-	cause := func(err error) error {
-		if rctx.Err() != nil {
-			return context.Cause(rctx)
-		}
-		return err
-	}
 	if err := rd.readStart(rctx); err != nil {
-		return Stats{}, cause(err)
+		return Stats{}, rootCause(rctx, err)
 	}
-
-	// Workers claim blob numbers in order and queue their result slot in the same
-	// order, so the consumer below can take results strictly in sequence while the
-	// downloads themselves overlap.
-	var (
-		mu     sync.Mutex
-		next   int64
-		slots  = make(chan chan fetched, window)
-		tokens = make(chan struct{}, window)
-	)
 	for range opts.DOP {
-		wg.Go(func() {
-			for {
-				select {
-				case tokens <- struct{}{}:
-				case <-rctx.Done():
-					return
-				}
-				mu.Lock()
-				n := next
-				next++
-				slot := make(chan fetched, 1)
-				slots <- slot
-				mu.Unlock()
-				if f := rd.final.Load(); f >= 0 && n > f {
-					return
-				}
-				res := rd.fetchData(rctx, n)
-				slot <- res
-				if res.err != nil {
-					return
-				}
-			}
-		})
+		wg.Go(func() { rd.download(rctx) })
 	}
+	return rd.output(rctx, w, opts.Progress)
+}
 
+// rootCause reports why ctx ended if it did: a helper's failure cancels it, and
+// that, not the cancellation it caused elsewhere, is what went wrong.
+func rootCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// download is one worker: it claims the next blob number and fetches it, until
+// the read ends or a fetch fails.
+func (rd *reader) download(ctx context.Context) {
+	for {
+		n, slot, ok := rd.claim(ctx)
+		if !ok {
+			return
+		}
+		if f := rd.final.Load(); f >= 0 && n > f {
+			return
+		}
+		res := rd.fetchData(ctx, n)
+		slot <- res
+		if res.err != nil {
+			return
+		}
+	}
+}
+
+// claim takes the next blob number and queues its result slot.
+func (rd *reader) claim(ctx context.Context) (int64, chan fetched, bool) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	slot := make(chan fetched, 1)
+	select {
+	case rd.slots <- slot:
+	case <-ctx.Done():
+		return 0, nil, false
+	}
+	n := rd.next
+	rd.next++
+	return n, slot, true
+}
+
+// output takes the fetched blobs in order, checks the hash chain across them and
+// writes their bytes to w, until the terminal empty blob.
+func (rd *reader) output(ctx context.Context, w io.Writer, progress Progress) (Stats, error) {
 	var stats Stats
 	prev := InitialHashChain
 	for {
-		var slot chan fetched
-		var res fetched
-		select {
-		case slot = <-slots:
-		case <-rctx.Done():
-			return stats, context.Cause(rctx)
+		res, err := rd.nextResult(ctx)
+		if err != nil {
+			return stats, rootCause(ctx, err)
 		}
-		select {
-		case res = <-slot:
-		case <-rctx.Done():
-			return stats, context.Cause(rctx)
-		}
-		if res.err != nil {
-			return stats, cause(res.err)
-		}
-		name := BlobPath(res.n)
 		chain := NextHashChain(prev, res.contentMD5)
 		if chain != res.chain {
-			return stats, corruptf("hash chain mismatch at blob %s: the buffer is corrupt", name)
+			return stats, corruptf("hash chain mismatch at blob %s: the buffer is corrupt", BlobPath(res.n))
 		}
 		if len(res.data) == 0 {
-			return stats, cause(rd.checkNotFailed(rctx))
+			return stats, rootCause(ctx, rd.checkNotFailed(ctx))
 		}
 		if _, err := w.Write(res.data); err != nil {
 			return stats, fmt.Errorf("writing output: %w", err)
@@ -183,10 +187,25 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 		prev = chain
 		stats.Bytes += int64(len(res.data))
 		stats.Blobs++
-		opts.Progress(stats.Bytes)
-		rd.budget.advance(res.n + 1)
+		progress(stats.Bytes)
+		rd.memory.advance(res.n + 1)
 		rd.release(&res)
-		<-tokens
+	}
+}
+
+// nextResult waits for the blob the output needs next.
+func (rd *reader) nextResult(ctx context.Context) (fetched, error) {
+	var slot chan fetched
+	select {
+	case slot = <-rd.slots:
+	case <-ctx.Done():
+		return fetched{}, context.Cause(ctx)
+	}
+	select {
+	case res := <-slot:
+		return res, res.err
+	case <-ctx.Done():
+		return fetched{}, context.Cause(ctx)
 	}
 }
 
@@ -199,22 +218,20 @@ func (rd *reader) pollEnd(ctx context.Context) error {
 		case err != nil:
 			return err
 		case res == nil:
-			if err := sleep(ctx, endPollInterval); err != nil {
+			if err := backoff.Sleep(ctx, endPollInterval); err != nil {
 				return nil
 			}
 			continue
 		}
-		var end struct {
-			Status string `json:"status"`
+		status, err := endStatus(res.data)
+		if err != nil {
+			return err
 		}
-		if err := json.Unmarshal(res.data, &end); err != nil {
-			return corruptf("blob %s is not valid JSON: %v", endBlobName, err)
-		}
-		if end.Status == "failed" {
+		if status == "failed" {
 			return ErrBufferFailed
 		}
-		if end.Status != "complete" {
-			rd.c.logf("blob %s has unexpected status %q; treating the buffer as complete", endBlobName, end.Status)
+		if status != "complete" {
+			rd.c.logf("blob %s has unexpected status %q; treating the buffer as complete", endBlobName, status)
 		}
 		rd.complete.Store(true)
 		return nil
@@ -234,13 +251,21 @@ func (rd *reader) checkNotFailed(ctx context.Context) error {
 		// No marker yet: the terminal blob is the writer's word that data is complete.
 		return nil
 	}
-	var end struct {
-		Status string `json:"status"`
-	}
-	if json.Unmarshal(res.data, &end) == nil && end.Status == "failed" {
+	if status, err := endStatus(res.data); err == nil && status == "failed" {
 		return ErrBufferFailed
 	}
 	return nil
+}
+
+// endStatus reads the status .bufferend records.
+func endStatus(data []byte) (string, error) {
+	var end struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(data, &end); err != nil {
+		return "", corruptf("blob %s is not valid JSON: %v", endBlobName, err)
+	}
+	return end.Status, nil
 }
 
 // readStart waits for .bufferstart and checks the format version.
@@ -255,7 +280,7 @@ func (rd *reader) readStart(ctx context.Context) error {
 			if complete {
 				return corruptf("blob %s is missing: the buffer is corrupt", startBlobName)
 			}
-			if err := sleep(ctx, blobWait(tries)); err != nil {
+			if err := backoff.Sleep(ctx, blobWait(tries)); err != nil {
 				return err
 			}
 			continue
@@ -301,7 +326,7 @@ func (rd *reader) fetchData(ctx context.Context, n int64) fetched {
 			// Past the end is harmless: the consumer stops at the empty blob first.
 			return fetched{n: n, err: corruptf("blob %s is missing: the buffer is corrupt", name)}
 		}
-		if err := sleep(ctx, blobWait(tries)); err != nil {
+		if err := backoff.Sleep(ctx, blobWait(tries)); err != nil {
 			return fetched{n: n, err: err}
 		}
 	}
@@ -317,13 +342,13 @@ func (rd *reader) fetch(ctx context.Context, name string, n int64) (*fetched, er
 		if err != nil {
 			return nil, fmt.Errorf("downloading blob %s: %w", name, err)
 		}
-		switch {
-		case resp.StatusCode == http.StatusOK:
-		case resp.StatusCode == http.StatusNotFound && resp.code == "ContainerNotFound":
+		switch resp.answer {
+		case answerOK:
+		case answerNoContainer:
 			return nil, ErrBufferNotFound
-		case resp.StatusCode == http.StatusNotFound:
+		case answerNoBlob:
 			return nil, nil
-		case resp.StatusCode == http.StatusForbidden && resp.code == "AuthorizationPermissionMismatch":
+		case answerNotPermitted:
 			return nil, ErrReadNotAllowed
 		default:
 			resp.Body.Close()
@@ -352,7 +377,7 @@ func (rd *reader) fetch(ctx context.Context, name string, n int64) (*fetched, er
 			return nil, err
 		}
 		rd.c.logf("retrying blob %s: %v", name, err)
-		if err := sleep(ctx, rd.c.retry.wait(tries, nil)); err != nil {
+		if err := backoff.Sleep(ctx, rd.c.retry.backoff.Delay(tries)); err != nil {
 			return nil, err
 		}
 	}
@@ -360,74 +385,92 @@ func (rd *reader) fetch(ctx context.Context, name string, n int64) (*fetched, er
 
 var errMD5Mismatch = errors.New("MD5 mismatch")
 
-func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *response) (res *fetched, err error) {
+// readBody reads a 200 answer's body and checks it against the blob's headers.
+// n is the data blob's number, or -1 for a metadata blob.
+func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *response) (*fetched, error) {
 	defer resp.Body.Close()
+	res, err := blobHeaders(name, n, resp)
+	if err != nil {
+		return nil, err
+	}
 	var lane hashLane // the MD5 computed while the body arrives, if any
-	size := resp.ContentLength
-	if size < 0 {
-		return nil, fmt.Errorf("downloading blob %s: no Content-Length", name)
-	}
-	headerMD5 := resp.Header.Get("Content-MD5")
-	chain := resp.Header.Values(HashChainHeader)
-	res = &fetched{contentMD5: headerMD5, hasChain: len(chain) > 0}
-	if res.hasChain {
-		res.chain = chain[0]
-	}
-	isMetadata := n < 0
-	if isMetadata && size > maxMetadataSize {
-		return nil, corruptf("blob %s is %d bytes, too big for a metadata blob", name, size)
-	}
-	if size > maxBlobSize {
-		return nil, corruptf("blob %s is %d bytes, more than Blob Storage accepts in one Put", name, size)
-	}
-	if size > 0 {
-		var buf []byte
-		if isMetadata {
-			// Small, and kept by the caller: not from the pool, which bounds data blobs.
-			buf = make([]byte, size)
-		} else {
-			if err := rd.budget.acquire(ctx, n, size); err != nil {
-				return nil, err
-			}
-			if buf, err = rd.pool.get(ctx, int(size)); err != nil {
-				rd.budget.release(size)
-				return nil, err
-			}
-		}
-		if !isMetadata && size >= minSIMDBlob {
+	if size := resp.ContentLength; size > 0 {
+		if n >= 0 && size >= minSIMDBlob {
 			lane = rd.hasher.lane()
 		}
 		if lane != nil {
 			defer lane.Close()
 		}
-		if err := readHashing(resp.Body, buf[:size], lane); err != nil {
-			if !isMetadata {
-				rd.pool.put(buf)
-				rd.budget.release(size)
-			}
-			return nil, fmt.Errorf("downloading blob %s: %w", name, err)
-		}
-		res.data = buf[:size]
-		if !isMetadata {
-			res.buf = buf
+		if err := rd.readData(ctx, name, n, resp.Body, size, lane, res); err != nil {
+			return nil, err
 		}
 	}
-	if !isMetadata && !res.hasChain {
+	if err := checkIntegrity(name, n, res, lane); err != nil {
 		rd.release(res)
-		return nil, suspectf("blob %s has no hash chain header", name)
+		return nil, err
 	}
-	if headerMD5 == "" {
-		// Data blobs need it: the hash chain is computed over it.
-		if !isMetadata {
-			rd.release(res)
-			return nil, suspectf("blob %s has no Content-MD5 header", name)
+	return res, nil
+}
+
+// blobHeaders takes a blob's size and integrity headers, refusing sizes no
+// writer makes.
+func blobHeaders(name string, n int64, resp *response) (*fetched, error) {
+	size := resp.ContentLength
+	if size < 0 {
+		return nil, fmt.Errorf("downloading blob %s: no Content-Length", name)
+	}
+	if n < 0 && size > maxMetadataSize {
+		return nil, corruptf("blob %s is %d bytes, too big for a metadata blob", name, size)
+	}
+	if size > maxBlobSize {
+		return nil, corruptf("blob %s is %d bytes, more than Blob Storage accepts in one Put", name, size)
+	}
+	chain := resp.Header.Values(HashChainHeader)
+	res := &fetched{contentMD5: resp.Header.Get("Content-MD5"), hasChain: len(chain) > 0}
+	if res.hasChain {
+		res.chain = chain[0]
+	}
+	return res, nil
+}
+
+// readData reads size bytes of body into res, in a buffer from the memory budget
+// for a data blob.
+func (rd *reader) readData(ctx context.Context, name string, n int64, body io.Reader, size int64, lane hashLane, res *fetched) error {
+	var buf []byte
+	if n < 0 {
+		// Small, and kept by the caller: not from the budget, which bounds data blobs.
+		buf = make([]byte, size)
+	} else {
+		var err error
+		if buf, err = rd.memory.get(ctx, n, size); err != nil {
+			return err
 		}
-		return res, nil
+		res.buf = buf
 	}
-	want, err := base64.StdEncoding.DecodeString(headerMD5)
+	res.data = buf[:size]
+	if err := readHashing(body, res.data, lane); err != nil {
+		rd.release(res)
+		return fmt.Errorf("downloading blob %s: %w", name, err)
+	}
+	return nil
+}
+
+// checkIntegrity compares a downloaded blob with its Content-MD5 and, for a data
+// blob, makes sure it has what the hash chain needs.
+func checkIntegrity(name string, n int64, res *fetched, lane hashLane) error {
+	if n >= 0 && !res.hasChain {
+		return suspectf("blob %s has no hash chain header", name)
+	}
+	if res.contentMD5 == "" {
+		if n >= 0 {
+			// Data blobs need it: the hash chain is computed over it.
+			return suspectf("blob %s has no Content-MD5 header", name)
+		}
+		return nil
+	}
+	want, err := base64.StdEncoding.DecodeString(res.contentMD5)
 	if err != nil || len(want) != md5.Size {
-		rd.release(res)
-		return nil, suspectf("blob %s has an invalid Content-MD5 header %q", name, headerMD5)
+		return suspectf("blob %s has an invalid Content-MD5 header %q", name, res.contentMD5)
 	}
 	var got [md5.Size]byte
 	if lane != nil {
@@ -436,10 +479,9 @@ func (rd *reader) readBody(ctx context.Context, name string, n int64, resp *resp
 		got = md5.Sum(res.data)
 	}
 	if !bytes.Equal(got[:], want) {
-		rd.release(res)
-		return nil, fmt.Errorf("blob %s: %w", name, errMD5Mismatch)
+		return fmt.Errorf("blob %s: %w", name, errMD5Mismatch)
 	}
-	return res, nil
+	return nil
 }
 
 // readHashing fills buf from body, feeding each piece to lane (when not nil) as
@@ -464,61 +506,10 @@ func readHashing(body io.Reader, buf []byte, lane hashLane) error {
 	return nil
 }
 
-// release returns a data blob's buffer and its share of the byte budget.
+// release gives a data blob's buffer back to the memory budget.
 func (rd *reader) release(res *fetched) {
 	if res.buf != nil {
-		rd.pool.put(res.buf)
-		rd.budget.release(int64(len(res.data)))
+		rd.memory.put(res.buf)
+		res.buf = nil
 	}
-}
-
-// byteBudget bounds the bytes of downloaded, not yet consumed blobs, whatever
-// size the writer chose for its blobs. The blob the consumer needs next is
-// always admitted, so blobs bigger than the budget slow a read down (to about
-// one blob at a time) instead of deadlocking it.
-type byteBudget struct {
-	mu    sync.Mutex
-	cond  sync.Cond
-	limit int64
-	held  int64
-	next  int64 // the blob number the consumer waits for
-}
-
-func newByteBudget(ctx context.Context, limit int64) (*byteBudget, func() bool) {
-	b := &byteBudget{limit: limit}
-	b.cond.L = &b.mu
-	stop := context.AfterFunc(ctx, func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		b.cond.Broadcast()
-	})
-	return b, stop
-}
-
-func (b *byteBudget) acquire(ctx context.Context, n, size int64) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for b.held+size > b.limit && n != b.next {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		b.cond.Wait()
-	}
-	b.held += size
-	return nil
-}
-
-func (b *byteBudget) release(size int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.held -= size
-	b.cond.Broadcast()
-}
-
-// advance records that the consumer now waits for blob next.
-func (b *byteBudget) advance(next int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.next = next
-	b.cond.Broadcast()
 }

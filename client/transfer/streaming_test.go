@@ -202,6 +202,24 @@ func TestRefreshingSourceLetsTransferOutliveItsFirstURL(t *testing.T) {
 	}
 }
 
+// firstTries tells a faulting transport whether a request is the first of its
+// kind, so it can fault only that one.
+type firstTries struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (f *firstTries) first(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seen == nil {
+		f.seen = map[string]bool{}
+	}
+	first := !f.seen[key]
+	f.seen[key] = true
+	return first
+}
+
 // faultyTransport injects faults into the blob requests that match.
 type faultyTransport struct {
 	mu     sync.Mutex
@@ -310,17 +328,11 @@ func TestReadRetriesCorruptedDownloadAndFailsWhenItPersists(t *testing.T) {
 // busyTransport answers the first try of every request with 503 Server Busy and a
 // Retry-After of zero, as a throttled storage account would, then forwards.
 type busyTransport struct {
-	mu   sync.Mutex
-	seen map[string]bool
+	firstTries
 }
 
 func (b *busyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	b.mu.Lock()
-	key := req.Method + " " + req.URL.Path
-	first := !b.seen[key]
-	b.seen[key] = true
-	b.mu.Unlock()
-	if first {
+	if b.first(req.Method + " " + req.URL.Path) {
 		if req.Body != nil {
 			req.Body.Close()
 		}
@@ -337,14 +349,14 @@ func (b *busyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestTransfersRideOutServerBusy(t *testing.T) {
 	b := newBuffer(t)
 	input := genData(0, 3<<10+3)
-	busy := &http.Client{Transport: &busyTransport{seen: map[string]bool{}}}
+	busy := &http.Client{Transport: &busyTransport{}}
 	var warnings atomic.Int32
 	logf := func(string, ...any) { warnings.Add(1) }
 	if _, err := Write(context.Background(), StaticURL(b.write), bytes.NewReader(input), WriteOptions{BlockSize: 1 << 10, HTTPClient: busy, Logf: logf}); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	busy = &http.Client{Transport: &busyTransport{seen: map[string]bool{}}}
+	busy = &http.Client{Transport: &busyTransport{}}
 	if _, err := Read(context.Background(), StaticURL(b.read), &out, ReadOptions{HTTPClient: busy, Logf: logf}); err != nil {
 		t.Fatal(err)
 	}
@@ -359,8 +371,7 @@ func TestTransfersRideOutServerBusy(t *testing.T) {
 // stallingTransport forwards requests, but the first response body of each data
 // blob delivers a few bytes and then goes quiet until the request is abandoned.
 type stallingTransport struct {
-	mu   sync.Mutex
-	seen map[string]bool
+	firstTries
 }
 
 func (s *stallingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -368,11 +379,7 @@ func (s *stallingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if err != nil || req.Method != http.MethodGet || !isDataBlob(req) || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	s.mu.Lock()
-	first := !s.seen[req.URL.Path]
-	s.seen[req.URL.Path] = true
-	s.mu.Unlock()
-	if first {
+	if s.first(req.URL.Path) {
 		resp.Body = &stallingBody{ReadCloser: resp.Body, ctx: req.Context(), left: 10}
 	}
 	return resp, nil
@@ -397,13 +404,12 @@ func (b *stallingBody) Read(p []byte) (int, error) {
 
 func TestStalledDownloadIsAbandonedAndRetried(t *testing.T) {
 	b := fiveBlobBuffer(t)
-	c, cleanup := newContainer(StaticURL(b.read), &http.Client{Transport: &stallingTransport{seen: map[string]bool{}}}, t.Logf)
+	c, cleanup := newContainer(StaticURL(b.read), &http.Client{Transport: &stallingTransport{}}, t.Logf)
 	defer cleanup()
-	c.retry.stall = 200 * time.Millisecond
-	c.retry.minWait = time.Millisecond
-	budget, stop := newByteBudget(context.Background(), 8<<20)
+	c.stall.timeout = 200 * time.Millisecond
+	c.retry.backoff.Min = time.Millisecond
+	rd, stop := newReader(context.Background(), c, ReadOptions{DOP: 1, MemoryLimit: 8 << 20})
 	defer stop()
-	rd := &reader{c: c, pool: newBlockPool(2, 0), budget: budget, hasher: newMD5Hasher(1)}
 	start := time.Now()
 	res, err := rd.fetch(context.Background(), "00/001", 1)
 	if err != nil {
@@ -420,8 +426,7 @@ func TestStalledDownloadIsAbandonedAndRetried(t *testing.T) {
 // strippingTransport drops the integrity headers from the first response of each
 // data blob, as a misbehaving proxy might.
 type strippingTransport struct {
-	mu   sync.Mutex
-	seen map[string]bool
+	firstTries
 }
 
 func (s *strippingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -429,11 +434,7 @@ func (s *strippingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil || !isDataBlob(req) {
 		return resp, err
 	}
-	s.mu.Lock()
-	first := !s.seen[req.URL.Path]
-	s.seen[req.URL.Path] = true
-	s.mu.Unlock()
-	if first {
+	if s.first(req.URL.Path) {
 		resp.Header.Del("Content-MD5")
 		resp.Header.Del(HashChainHeader)
 	}
@@ -442,7 +443,7 @@ func (s *strippingTransport) RoundTrip(req *http.Request) (*http.Response, error
 
 func TestReadRefetchesBlobWhoseIntegrityHeadersWentMissing(t *testing.T) {
 	b := fiveBlobBuffer(t)
-	client := &http.Client{Transport: &strippingTransport{seen: map[string]bool{}}}
+	client := &http.Client{Transport: &strippingTransport{}}
 	var out bytes.Buffer
 	if _, err := Read(context.Background(), StaticURL(b.read), &out, ReadOptions{HTTPClient: client}); err != nil {
 		t.Fatal(err)

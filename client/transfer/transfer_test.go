@@ -296,8 +296,9 @@ func TestCancelledWriteMarksBufferFailedAndStopsConcurrentReader(t *testing.T) {
 func TestExpiredLiteralURLFailsWithErrAccessURLExpired(t *testing.T) {
 	b := newBuffer(t)
 	expired := sasURL(t, b.admin, sasPerm(true), time.Now().Add(-time.Minute))
+	start := time.Now()
 	_, err := Write(context.Background(), StaticURL(expired), strings.NewReader("x"), WriteOptions{})
-	if !errors.Is(err, ErrAccessURLExpired) {
+	if !errors.Is(err, ErrAccessURLExpired) || !strings.Contains(err.Error(), "the access URL expired at ") {
 		t.Fatalf("write err = %v", err)
 	}
 	if strings.Contains(err.Error(), "sig=") && !strings.Contains(err.Error(), "sig=REDACTED") {
@@ -307,10 +308,14 @@ func TestExpiredLiteralURLFailsWithErrAccessURLExpired(t *testing.T) {
 	if !errors.Is(err, ErrAccessURLExpired) {
 		t.Fatalf("read err = %v", err)
 	}
+	// A literal URL cannot be renewed: storage's refusal is final, not retried.
+	if elapsed := time.Since(start); elapsed > 20*time.Second {
+		t.Fatalf("took %v to give up on an expired literal URL", elapsed)
+	}
 }
 
 func TestConcurrentWritersCannotBothClaimABuffer(t *testing.T) {
-	for range 3 {
+	for range 10 {
 		b := newBuffer(t)
 		inputs := [][]byte{genData(0, 300<<10), genData(7, 300<<10)}
 		errs := make([]error, 2)
@@ -333,8 +338,8 @@ func TestConcurrentWritersCannotBothClaimABuffer(t *testing.T) {
 			case err == nil:
 				winners++
 				want = inputs[i]
-			case !errors.Is(err, ErrBufferHasData):
-				t.Fatalf("writer %d: %v", i, err)
+			case !errors.Is(err, ErrBufferHasData) || !errors.Is(err, ErrAnotherWriter):
+				t.Fatalf("writer %d: %v, want %v", i, err, ErrAnotherWriter)
 			}
 		}
 		if winners != 1 {

@@ -69,6 +69,9 @@ func TestWritePutsSpecHeadersOnTheWire(t *testing.T) {
 		if len(r.transferEncoding) != 0 || r.header.Get("Content-Length") == "" {
 			t.Errorf("%s: body not sent with a Content-Length (transfer encoding %v)", r.path, r.transferEncoding)
 		}
+		if r.header.Get("If-None-Match") != "*" {
+			t.Errorf("%s: If-None-Match %q: every blob must be created conditionally", r.path, r.header.Get("If-None-Match"))
+		}
 		if r.header.Get("x-ms-blob-type") != "BlockBlob" || r.header.Get("Content-MD5") != w.md5 || r.header.Get(HashChainHeader) != w.chain {
 			t.Errorf("%s: blob type %q, MD5 %q, chain %q; want BlockBlob, %q, %q", r.path,
 				r.header.Get("x-ms-blob-type"), r.header.Get("Content-MD5"), r.header.Get(HashChainHeader), w.md5, w.chain)

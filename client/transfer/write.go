@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,29 +29,6 @@ var (
 	bufferFormatVers = "0.3.0"
 )
 
-func (o WriteOptions) validate() (WriteOptions, error) {
-	if o.DOP == 0 {
-		o.DOP = DefaultWriteDOP
-	}
-	if o.BlockSize == 0 {
-		o.BlockSize = DefaultBlockSize
-	}
-	if o.DOP < 1 {
-		return o, fmt.Errorf("invalid dop %d: it must be at least 1", o.DOP)
-	}
-	if o.BlockSize < 1 {
-		return o, fmt.Errorf("invalid block size %d: it must be at least 1 byte", o.BlockSize)
-	}
-	// One Put Blob is limited to about 5000 MiB by Azure.
-	if o.BlockSize > 4000<<20 {
-		return o, fmt.Errorf("invalid block size %d: it must be at most 4000 MiB", o.BlockSize)
-	}
-	if o.Progress == nil {
-		o.Progress = func(int64) {}
-	}
-	return o, nil
-}
-
 // block is one data blob on its way to storage.
 type block struct {
 	n          int64
@@ -67,19 +45,24 @@ type block struct {
 // After a cancellation Write may return while a goroutine is still blocked in
 // r.Read; that goroutine discards whatever the read returns.
 func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions) (Stats, error) {
-	opts, err := opts.validate()
+	opts, note, err := opts.validate()
 	if err != nil {
 		return Stats{}, err
 	}
 	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
 	defer cleanup()
+	if note != "" {
+		c.logf("%s", note)
+	}
 
 	if err := checkBufferEmpty(ctx, c); err != nil {
 		return Stats{}, err
 	}
 	// If the start marker cannot be written, nothing of ours is in the buffer, so
 	// there is nothing to mark failed either (and it may be someone else's buffer).
-	if err := putBlob(ctx, c, startBlobName, startBlobBody, ContentMD5(startBlobBody), ""); err != nil {
+	start := markerPut(startBlobName, startBlobBody)
+	start.writer = newWriterToken()
+	if err := putBlob(ctx, c, start); err != nil {
 		return Stats{}, err
 	}
 
@@ -87,7 +70,7 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 	if err == nil {
 		// The terminal empty blob goes last, after every data blob has landed, so a
 		// reader can never see an end of data before all of it is there.
-		err = putBlob(ctx, c, BlobPath(stats.Blobs), nil, ContentMD5(nil), NextHashChain(finalChain, ContentMD5(nil)))
+		err = putBlob(ctx, c, dataPut(BlobPath(stats.Blobs), nil, ContentMD5(nil), NextHashChain(finalChain, ContentMD5(nil))))
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -95,12 +78,12 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 		}
 		markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endMarkerTimeout)
 		defer cancel()
-		if merr := putBlob(markCtx, c, endBlobName, endBlobFailed, ContentMD5(endBlobFailed), ""); merr != nil {
+		if merr := putBlob(markCtx, c, markerPut(endBlobName, endBlobFailed)); merr != nil {
 			c.logf("could not mark the buffer failed: %v", merr)
 		}
 		return stats, err
 	}
-	if err := putBlob(ctx, c, endBlobName, endBlobComplete, ContentMD5(endBlobComplete), ""); err != nil {
+	if err := putBlob(ctx, c, markerPut(endBlobName, endBlobComplete)); err != nil {
 		// Readers finish at the empty blob, so the data is complete without it.
 		c.logf("could not write the end marker (the data is complete): %v", err)
 	}
@@ -112,19 +95,25 @@ func checkBufferEmpty(ctx context.Context, c *containerClient) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		return ErrBufferHasData
-	case resp.StatusCode == http.StatusNotFound && resp.code == "ContainerNotFound":
+	switch resp.answer {
+	case answerOK:
+		return ErrAnotherWriter
+	case answerNoContainer:
 		return ErrBufferNotFound
-	case resp.StatusCode == http.StatusNotFound:
+	case answerNoBlob:
 		return nil
-	case resp.StatusCode == http.StatusForbidden && resp.code == "AuthorizationPermissionMismatch":
+	case answerNotPermitted:
 		// A create-only URL may not read; the Put that follows decides.
 		return nil
 	default:
 		return fmt.Errorf("checking %s: %w", startBlobName, resp.statusError())
 	}
+}
+
+// newWriterToken returns a random token that tells this writer's blobs from
+// any other's.
+func newWriterToken() string {
+	return rand.Text()
 }
 
 // writeBlocks cuts r into blocks, hashes them in batches and uploads them with
@@ -138,73 +127,30 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 	defer cancel(nil)
 	g, gctx := errgroup.WithContext(wctx)
 
-	batch := hashBatch(opts)
-	// Blocks: dop uploading, a batch being gathered and hashed, one being filled.
-	pool := newBlockPool(opts.DOP+batch+1, int(opts.BlockSize))
+	batch := hashBatch(opts.DOP, opts.BlockSize)
+	p := &pipeline{
+		c:      c,
+		opts:   opts,
+		pool:   newBlockPool(int(writeBlocksHeld(opts.DOP, opts.BlockSize)), int(opts.BlockSize)),
+		raw:    make(chan block),
+		hashed: make(chan block),
+	}
 	hasher := newMD5Hasher(batch)
 	defer hasher.close()
 
-	raw := make(chan block)
-	hashed := make(chan block)
-	var count int64
-	emit := func(buf []byte, n int) error {
-		select {
-		case raw <- block{n: count, buf: buf, data: buf[:n]}:
-			count++
-			return nil
-		case <-gctx.Done():
-			return context.Cause(gctx)
-		}
-	}
-	go func() {
-		defer close(raw)
-		var err error
-		if opts.FlushInterval > 0 {
-			err = chunkWithInterval(gctx, r, pool, opts.FlushInterval, emit)
-		} else {
-			err = chunk(gctx, r, pool, emit)
-		}
-		if err != nil && gctx.Err() == nil {
-			cancel(err)
-		}
-	}()
-
+	go p.produce(gctx, r, cancel)
 	var lastChain string
 	g.Go(func() error {
-		defer close(hashed)
+		defer close(p.hashed)
 		var err error
-		lastChain, err = hashBlocks(gctx, raw, hashed, hasher, batch)
+		lastChain, err = hashBlocks(gctx, p.raw, p.hashed, hasher, batch)
 		return err
 	})
-
-	var (
-		done  atomic.Int64
-		blobs atomic.Int64
-	)
 	for range opts.DOP {
-		g.Go(func() error {
-			for {
-				var b block
-				var ok bool
-				select {
-				case b, ok = <-hashed:
-					if !ok {
-						return nil
-					}
-				case <-gctx.Done():
-					return context.Cause(gctx)
-				}
-				if err := putBlob(gctx, c, BlobPath(b.n), b.data, b.contentMD5, b.chain); err != nil {
-					return err
-				}
-				pool.put(b.buf)
-				blobs.Add(1)
-				opts.Progress(done.Add(int64(len(b.data))))
-			}
-		})
+		g.Go(func() error { return p.upload(gctx) })
 	}
 	werr := g.Wait()
-	stats := Stats{Bytes: done.Load(), Blobs: blobs.Load()}
+	stats := Stats{Bytes: p.done.Load(), Blobs: p.blobs.Load()}
 	if cause := context.Cause(wctx); cause != nil {
 		// The input failed or the caller cancelled: that is the root cause, and the
 		// other stages' errors are just its consequence.
@@ -214,6 +160,62 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 		return stats, "", werr
 	}
 	return stats, lastChain, nil
+}
+
+// pipeline is the state writeBlocks' stages share.
+type pipeline struct {
+	c           *containerClient
+	opts        WriteOptions
+	pool        *blockPool
+	raw, hashed chan block
+	count       int64 // blocks produced; the producer's alone
+	done, blobs atomic.Int64
+}
+
+// produce fills blocks from r and passes them to the hasher; a read error
+// cancels the write with it as the cause.
+func (p *pipeline) produce(ctx context.Context, r io.Reader, cancel context.CancelCauseFunc) {
+	defer close(p.raw)
+	emit := func(buf []byte, n int) error {
+		select {
+		case p.raw <- block{n: p.count, buf: buf, data: buf[:n]}:
+			p.count++
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	var err error
+	if p.opts.FlushInterval > 0 {
+		err = chunkWithInterval(ctx, r, p.pool, p.opts.FlushInterval, emit)
+	} else {
+		err = chunk(ctx, r, p.pool, emit)
+	}
+	if err != nil && ctx.Err() == nil {
+		cancel(err)
+	}
+}
+
+// upload is one uploader: it sends hashed blocks until there are no more.
+func (p *pipeline) upload(ctx context.Context) error {
+	for {
+		var b block
+		select {
+		case next, ok := <-p.hashed:
+			if !ok {
+				return nil
+			}
+			b = next
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if err := putBlob(ctx, p.c, dataPut(BlobPath(b.n), b.data, b.contentMD5, b.chain)); err != nil {
+			return err
+		}
+		p.pool.put(b.buf)
+		p.blobs.Add(1)
+		p.opts.Progress(p.done.Add(int64(len(b.data))))
+	}
 }
 
 // Batched hashing. MD5 is most of a write's CPU, and one MD5 cannot be split
@@ -227,8 +229,8 @@ const (
 	hashBatchWait = 100 * time.Millisecond
 )
 
-func hashBatch(opts WriteOptions) int {
-	if opts.DOP < 4 || opts.BlockSize < minSIMDBlob {
+func hashBatch(dop int, blockSize int64) int {
+	if dop < 4 || blockSize < minSIMDBlob {
 		return 1
 	}
 	return maxHashBatch
@@ -285,46 +287,80 @@ func hashBlocks(ctx context.Context, in <-chan block, out chan<- block, hasher *
 	}
 }
 
-// putBlob creates one blob. A blob that already exists counts as written only if
-// it is byte-for-byte our earlier try, judged by its Content-MD5 and chain header.
-func putBlob(ctx context.Context, c *containerClient, name string, data []byte, contentMD5, chain string) error {
+// blobPut is one blob a writer creates.
+type blobPut struct {
+	name       string
+	data       []byte
+	contentMD5 string
+	chain      string // data blobs only
+	// writer is set on .bufferstart only: this writer's random token, stored as
+	// metadata, so a resent Put can tell its own landed try from a rival's
+	// identical start blob. Readers (ours and Tyger's) ignore it.
+	writer string
+}
+
+// writerHeader carries a writer's token on the .bufferstart it created.
+const writerHeader = "x-ms-meta-spool_writer"
+
+func dataPut(name string, data []byte, contentMD5, chain string) blobPut {
+	return blobPut{name: name, data: data, contentMD5: contentMD5, chain: chain}
+}
+
+func markerPut(name string, body []byte) blobPut {
+	return blobPut{name: name, data: body, contentMD5: ContentMD5(body)}
+}
+
+func (p blobPut) header() http.Header {
 	header := http.Header{
 		"X-Ms-Blob-Type": {"BlockBlob"},
-		"Content-Md5":    {contentMD5},
+		"Content-Md5":    {p.contentMD5},
+		// Create only: storage refuses the Put atomically when the blob exists, so
+		// of two writers racing for a buffer exactly one gets its .bufferstart in
+		// (a create-only SAS alone is checked before the write, not with it).
+		"If-None-Match": {"*"},
 	}
-	if chain != "" {
-		header.Set(HashChainHeader, chain)
+	if p.chain != "" {
+		header.Set(HashChainHeader, p.chain)
 	}
+	if p.writer != "" {
+		header.Set(writerHeader, p.writer)
+	}
+	return header
+}
+
+// putBlob creates one blob. A blob that already exists counts as written only if
+// it is byte-for-byte our earlier try, judged by its Content-MD5, chain header and
+// writer token.
+func putBlob(ctx context.Context, c *containerClient, p blobPut) error {
+	header := p.header()
 	for try := 1; ; try++ {
-		resp, err := c.do(ctx, http.MethodPut, name, data, header)
+		resp, err := c.do(ctx, http.MethodPut, p.name, p.data, header)
 		if err != nil {
-			return fmt.Errorf("uploading blob %s: %w", name, err)
+			return fmt.Errorf("uploading blob %s: %w", p.name, err)
 		}
-		switch {
-		case resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK:
+		switch resp.answer {
+		case answerOK:
 			// Storage echoes the MD5 of what it stored. It can differ from ours only if
 			// our Content-MD5 header was lost on the way and the body damaged; the
 			// blob cannot be replaced, so the buffer must not be completed.
-			if stored := resp.Header.Get("Content-MD5"); stored != "" && stored != contentMD5 {
-				return fmt.Errorf("blob %s was stored with MD5 %s instead of %s: the data was damaged on the way to storage", name, stored, contentMD5)
+			if stored := resp.Header.Get("Content-MD5"); stored != "" && stored != p.contentMD5 {
+				return fmt.Errorf("blob %s was stored with MD5 %s instead of %s: the data was damaged on the way to storage", p.name, stored, p.contentMD5)
 			}
 			return nil
-		case resp.StatusCode == http.StatusBadRequest && resp.code == "Md5Mismatch":
+		case answerMD5Mismatch:
 			if try < md5MismatchTries {
-				c.logf("retrying blob %s: storage saw an MD5 mismatch (corrupted in transit)", name)
+				c.logf("retrying blob %s: storage saw an MD5 mismatch (corrupted in transit)", p.name)
 				continue
 			}
-			return fmt.Errorf("uploading blob %s: storage saw an MD5 mismatch %d times: data is being corrupted in transit", name, try)
-		case resp.StatusCode == http.StatusNotFound && resp.code == "ContainerNotFound":
+			return fmt.Errorf("uploading blob %s: storage saw an MD5 mismatch %d times: data is being corrupted in transit", p.name, try)
+		case answerNoContainer:
 			return ErrBufferNotFound
-		case resp.StatusCode == http.StatusForbidden && resp.code == "UnauthorizedBlobOverwrite",
-			resp.StatusCode == http.StatusForbidden && resp.code == "AuthorizationPermissionMismatch",
-			resp.StatusCode == http.StatusConflict && resp.code == "BlobAlreadyExists":
+		case answerExists, answerNotPermitted:
 			// Azure and Azurite answer an overwrite under a create-only URL differently
-			// (platform notes); a read-only URL gets the same code as Azurite's.
-			return checkLanded(ctx, c, name, contentMD5, chain, resp.code, resp.resent)
+			// (platform notes); a read-only URL gets the same answer as Azurite's.
+			return checkLanded(ctx, c, p, resp)
 		default:
-			return fmt.Errorf("uploading blob %s: %w", name, resp.statusError())
+			return fmt.Errorf("uploading blob %s: %w", p.name, resp.statusError())
 		}
 	}
 }
@@ -332,34 +368,34 @@ func putBlob(ctx context.Context, c *containerClient, name string, data []byte, 
 // checkLanded decides, after storage refused a Put, whether the blob there is our
 // own earlier try (success), someone else's (overwrite refused), or absent (the
 // URL may not create blobs at all). Only a Put that was resent can have landed
-// before; without that, an identical blob (every .bufferstart is identical) is a
-// concurrent writer's, and taking it for ours would let two writers share a buffer.
-func checkLanded(ctx context.Context, c *containerClient, name, contentMD5, chain, refusal string, resent bool) error {
-	resp, err := c.do(ctx, http.MethodHead, name, nil, nil)
+// before; without that, the blob is a concurrent writer's, and taking it for ours
+// would let two writers share a buffer.
+func checkLanded(ctx context.Context, c *containerClient, p blobPut, refused *response) error {
+	resp, err := c.do(ctx, http.MethodHead, p.name, nil, nil)
 	if err != nil {
-		return fmt.Errorf("checking existing blob %s: %w", name, err)
+		return fmt.Errorf("checking existing blob %s: %w", p.name, err)
 	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-		if resent && resp.Header.Get("Content-MD5") == contentMD5 && resp.Header.Get(HashChainHeader) == chain {
+	switch resp.answer {
+	case answerOK:
+		h := resp.Header
+		if refused.resent && h.Get("Content-MD5") == p.contentMD5 && h.Get(HashChainHeader) == p.chain && h.Get(writerHeader) == p.writer {
 			return nil
 		}
-		if name == startBlobName {
-			return ErrBufferHasData
+		if p.name == startBlobName {
+			return ErrAnotherWriter
 		}
-		return fmt.Errorf("blob %s already exists with other content: %w", name, ErrBufferHasData)
-	case http.StatusNotFound:
-		if resp.code == "ContainerNotFound" {
-			return ErrBufferNotFound
-		}
-		if refusal == "AuthorizationPermissionMismatch" {
+		return fmt.Errorf("blob %s already exists with other content: %w", p.name, ErrBufferHasData)
+	case answerNoContainer:
+		return ErrBufferNotFound
+	case answerNoBlob:
+		if refused.answer == answerNotPermitted {
 			return ErrWriteNotAllowed
 		}
-		return fmt.Errorf("uploading blob %s: storage refused it (%s) but it does not exist", name, refusal)
+		return fmt.Errorf("uploading blob %s: storage refused it (%s) but it does not exist", p.name, refused.code)
 	default:
-		if refusal == "AuthorizationPermissionMismatch" {
+		if refused.answer == answerNotPermitted {
 			return ErrWriteNotAllowed
 		}
-		return fmt.Errorf("checking existing blob %s: %w", name, resp.statusError())
+		return fmt.Errorf("checking existing blob %s: %w", p.name, resp.statusError())
 	}
 }
