@@ -33,17 +33,6 @@ var stack struct {
 	err       error
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if stack.server != nil {
-		stack.server.Close()
-	}
-	if stack.azurite != nil {
-		stack.azurite.Stop()
-	}
-	os.Exit(code)
-}
-
 // liveServer returns the API root of the real handler over Azurite, and points the
 // CLI at it through SPOOL_SERVER_URL.
 func liveServer(t *testing.T) string {
@@ -52,7 +41,7 @@ func liveServer(t *testing.T) string {
 		t.Skip("end-to-end test needs Azurite")
 	}
 	stack.once.Do(func() {
-		stack.azurite, stack.err = azurite.Start(azurite.Options{})
+		stack.azurite, stack.err = cliAzurite.Instance()
 		if stack.err != nil {
 			return
 		}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,18 +14,9 @@ import (
 	"spool/internal/azurite"
 )
 
-var storage *azurite.Instance
+var storage = azurite.NewShared(azurite.Options{})
 
-func TestMain(m *testing.M) {
-	var err error
-	if storage, err = azurite.Start(azurite.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "starting Azurite:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	storage.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { azurite.TestMain(m, storage) }
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -41,7 +31,7 @@ func freePort(t *testing.T) int {
 func TestHandlerServesOnTheHostPortFromAConnectionStringAndStopsOnCancel(t *testing.T) {
 	port := freePort(t)
 	t.Setenv("FUNCTIONS_CUSTOMHANDLER_PORT", fmt.Sprint(port))
-	t.Setenv("SPOOL_STORAGE_CONNECTION_STRING", storage.ConnectionString())
+	t.Setenv("SPOOL_STORAGE_CONNECTION_STRING", storage.Get(t).ConnectionString())
 	t.Setenv("SPOOL_STORAGE_ACCOUNT", "")
 	t.Setenv("SPOOL_TABLE_PREFIX", "cmdhandler")
 

@@ -32,3 +32,15 @@ func TestStartWithHTTPSWritesATrustableCertificate(t *testing.T) {
 		t.Fatal("no certificate")
 	}
 }
+
+func TestSharedStartsOnceOnFirstUseAndStopFreesItsPorts(t *testing.T) {
+	s := NewShared(Options{})
+	first := s.Get(t)
+	if again := s.Get(t); again != first {
+		t.Fatal("a second Get started another instance")
+	}
+	s.stop()
+	if _, err := http.Get(first.TableEndpoint); err == nil {
+		t.Error("the table service still answers after stop")
+	}
+}
