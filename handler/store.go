@@ -4,11 +4,15 @@ import (
 	"context"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
 	"spool/internal/model"
 )
 
 // Store keeps buffer records. tablestore.Store implements it over Azure Table
-// Storage; tests of pure handler logic may use a fake.
+// Storage, memstore.Store in memory for tests of handler logic; internal/storetest
+// checks both against the promises below. Records are never deleted outright: a
+// buffer goes through soft delete and a purge mark to Purge.
 type Store interface {
 	// Insert stores a new record (ID, CreatedAt, Location, Tags, ExpiresAt set by the
 	// caller) and returns it with its ETag.
@@ -23,9 +27,6 @@ type Store interface {
 	List(ctx context.Context, q model.ListQuery) (model.ListPage, error)
 	// Count counts the buffers the filter selects.
 	Count(ctx context.Context, f model.Filter) (int, error)
-	// Delete removes a record and its index entries (used to undo a create whose
-	// container could not be made; the sweep uses Purge).
-	Delete(ctx context.Context, id string) error
 
 	// Modify reads the record, applies change and swaps the result in, retrying on a
 	// fresh read when another writer wins; change's error comes back wrapped. The
@@ -38,3 +39,8 @@ type Store interface {
 	// an expiry index (never a scan of all buffers), read from their records.
 	Expired(ctx context.Context, now time.Time, limit int) ([]model.Buffer, error)
 }
+
+// TableClientOptions are the options every table client of the handler is made
+// with (its bounded retry policy), exported so that tests of a table store run with
+// the retries production has.
+func TableClientOptions() *aztables.ClientOptions { return tableClientOptions() }
