@@ -10,13 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"spool/handler"
 	"spool/internal/azurite"
 	"spool/internal/model"
+	"spool/internal/storetest"
 	"spool/tablestore"
 )
 
-// The store contract (internal/storetest) holds for any store; these pin what is
-// particular to the table store: its named errors, its table names and limits.
+var _ handler.Store = (*tablestore.Store)(nil)
+
+// The promises every store keeps, each on tables of its own.
+func TestTablestoreKeepsTheStoreContract(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) handler.Store { return newStore(t, tablestore.Options{}) })
+}
+
+// The tests below pin what is particular to the table store: its named errors, its
+// table names and limits, its faults.
 
 func TestRefusalsCarryTheTablestoresNamedErrors(t *testing.T) {
 	t.Parallel()

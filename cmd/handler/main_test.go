@@ -14,9 +14,10 @@ import (
 	"spool/internal/azurite"
 )
 
-var storage = azurite.NewShared(azurite.Options{})
-
 func TestMain(m *testing.M) { azurite.TestMain(m, storage) }
+
+// storage is the Azurite the handler runs over, started by the first test that needs it.
+var storage = azurite.NewShared(azurite.Options{})
 
 func freePort(t *testing.T) int {
 	t.Helper()

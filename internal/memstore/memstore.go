@@ -74,11 +74,10 @@ func clone(b model.Buffer) model.Buffer {
 }
 
 func cloneTime(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
+	if t != nil {
+		t = new(t.UTC())
 	}
-	u := t.UTC()
-	return &u
+	return t
 }
 
 // put stores b under a new ETag; the caller holds s.mu.

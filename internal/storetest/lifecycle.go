@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -121,7 +120,7 @@ func concurrentModifiesLoseNothing(t *testing.T, s handler.Store) {
 	for w := range writers {
 		wg.Go(func() {
 			_, err := s.Modify(context.Background(), b.ID, func(cur model.Buffer) (model.Buffer, error) {
-				cur.Tags["w"+strconv.Itoa(w)] = "done"
+				cur.Tags[fmt.Sprintf("w%d", w)] = "done"
 				return cur, nil
 			})
 			if err != nil {

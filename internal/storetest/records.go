@@ -15,6 +15,7 @@ import (
 
 var recordPromises = []promise{
 	{"InsertThenGetReturnsTheSameRecordWithAnOpaqueETag", insertThenGet},
+	{"RecordsAreCopiesNoCallerCanChangeInPlace", recordsAreCopies},
 	{"InsertIsCreateOnly", insertIsCreateOnly},
 	{"InsertRejectsRecordsWithoutIDOrCreationTime", insertRejectsIncomplete},
 	{"GetOfAnUnknownOrOddIDIsNotFound", getUnknownIsNotFound},
@@ -48,6 +49,22 @@ func insertThenGet(t *testing.T, s handler.Store) {
 	if untagged := insert(t, s, base, nil); untagged.Tags == nil {
 		t.Error("a buffer inserted without tags comes back with nil tags, want an empty set")
 	}
+}
+
+func recordsAreCopies(t *testing.T, s handler.Store) {
+	ctx := context.Background()
+	mine := tags("k", "v")
+	b := insert(t, s, base, mine)
+	mine["k"] = "changed by the caller after Insert"
+	b.Tags["k"] = "changed in Insert's answer"
+	got, _ := s.Get(ctx, b.ID)
+	got.Tags["k"] = "changed in Get's answer"
+	page, _ := s.List(ctx, model.ListQuery{Limit: 1})
+	page.Items[0].Tags["k"] = "changed in List's answer"
+	if again, _ := s.Get(ctx, b.ID); again.Tags["k"] != "v" {
+		t.Fatalf("the stored tags changed in place: %v", again.Tags)
+	}
+	ExpectSelected(t, s, model.Filter{Tags: tags("k", "v")}, b)
 }
 
 func insertIsCreateOnly(t *testing.T, s handler.Store) {

@@ -35,7 +35,7 @@ func Promises() []string {
 }
 
 func allPromises() []promise {
-	return slices.Concat(recordPromises, listPromises, lifecyclePromises)
+	return slices.Concat(recordPromises, listPromises, indexPromises, lifecyclePromises)
 }
 
 // Run checks every promise on a store of its own, the promises in parallel (table
@@ -105,10 +105,12 @@ func NewestFirst(bufs ...model.Buffer) []model.Buffer {
 	return out
 }
 
-// ListAll follows continuations to the end and returns every buffer and the pages.
+// ListAll follows continuations to the end and returns every buffer and the number
+// of pages; a buffer listed twice fails t.
 func ListAll(t *testing.T, s handler.Store, f model.Filter, limit int) ([]model.Buffer, int) {
 	t.Helper()
 	var all []model.Buffer
+	seen := map[string]bool{}
 	token := ""
 	for pages := 1; ; pages++ {
 		page, err := s.List(context.Background(), model.ListQuery{Filter: f, Limit: limit, Continuation: token})
@@ -117,6 +119,12 @@ func ListAll(t *testing.T, s handler.Store, f model.Filter, limit int) ([]model.
 		}
 		if len(page.Items) > limit {
 			t.Fatalf("page of %d items for limit %d", len(page.Items), limit)
+		}
+		for _, b := range page.Items {
+			if seen[b.ID] {
+				t.Fatalf("buffer %s listed twice, again on page %d", b.ID, pages)
+			}
+			seen[b.ID] = true
 		}
 		all = append(all, page.Items...)
 		if page.Continuation == "" {
