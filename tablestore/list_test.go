@@ -44,6 +44,7 @@ type state struct {
 	color string
 }
 
+// Not parallel: it needs Azurite to itself to see enough lists between updates.
 func TestListsStayCorrectWhileTagsChangeConcurrently(t *testing.T) {
 	s := newStore(t, tablestore.Options{})
 	ctx := context.Background()
@@ -173,6 +174,7 @@ func entity(t *testing.T, table *aztables.Client, pk, rk string) map[string]any 
 }
 
 func TestLeftoverIndexEntriesNeverChangeAListAndGetSettledWhenOld(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	clock := time.Now()
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
@@ -268,6 +270,7 @@ func TestLeftoverIndexEntriesNeverChangeAListAndGetSettledWhenOld(t *testing.T) 
 }
 
 func TestWritesLeaveNoPendingEntriesBehind(t *testing.T) {
+	t.Parallel()
 	s := newStore(t, tablestore.Options{})
 	ctx := context.Background()
 	b := insert(t, s, base, map[string]string{"a": "1", "b": "2"})
