@@ -25,15 +25,6 @@ type promise struct {
 	check func(t *testing.T, s handler.Store)
 }
 
-// Promises names every behaviour Run checks, in order.
-func Promises() []string {
-	var names []string
-	for _, p := range allPromises() {
-		names = append(names, p.name)
-	}
-	return names
-}
-
 func allPromises() []promise {
 	return slices.Concat(recordPromises, listPromises, indexPromises, lifecyclePromises)
 }
