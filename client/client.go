@@ -1,12 +1,13 @@
-// Package client talks to spool's control plane (the Tyger-compatible /buffers API)
-// and turns a command-line buffer argument into an access source for the transfer
-// engine in client/transfer.
+// Package client is the REST client of spool's control plane, the Tyger-compatible
+// /buffers API: records, tags, lifecycle and access URLs. It moves no data (that is
+// client/transfer) and knows nothing of the command line (client/cli).
 package client
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,9 +56,9 @@ func New(opts Options) (*Client, error) {
 	if raw == "" {
 		raw = DefaultServerURL
 	}
-	base, err := url.Parse(raw)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("invalid server URL %q: want http(s)://host[:port]/api", redactServerURL(raw))
+	base, err := parseServerURL(raw)
+	if err != nil {
+		return nil, err
 	}
 	base.Path = strings.TrimRight(base.Path, "/")
 	base.RawPath = ""
@@ -91,6 +92,22 @@ func New(opts Options) (*Client, error) {
 	return c, nil
 }
 
+// parseServerURL checks the API root. Its errors never show the query, where a
+// function key copied from the portal sits as ?code=.
+func parseServerURL(raw string) (*url.URL, error) {
+	base, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("invalid server URL: it cannot be parsed (a space or a bad %-escape?): want http(s)://host[:port]/api")
+	}
+	if (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("invalid server URL %q: want http(s)://host[:port]/api", redactServerURL(raw))
+	}
+	if _, err := url.ParseQuery(base.RawQuery); err != nil {
+		return nil, fmt.Errorf("invalid server URL %q: its query has a bad %%-escape", redactServerURL(raw))
+	}
+	return base, nil
+}
+
 // ServerURL is the API root this client talks to, safe to show to a person.
 func (c *Client) ServerURL() string { return redactServerURL(c.base.String()) }
 
@@ -113,34 +130,24 @@ func (c *Client) CreateBuffer(ctx context.Context, req CreateRequest) (model.Buf
 	return b, nil
 }
 
-// GetBuffer returns one buffer's record.
-func (c *Client) GetBuffer(ctx context.Context, id string) (model.Buffer, error) {
-	if err := ValidateID(id); err != nil {
-		return model.Buffer{}, err
-	}
-	var b model.Buffer
-	err := c.do(ctx, call{method: http.MethodGet, path: "/buffers/" + id, bufferID: id}, &b)
-	return b, err
+// GetOptions selects which record GetBuffer reads.
+type GetOptions struct {
+	// SoftDeleted reads a soft-deleted (still restorable) buffer instead of a live
+	// one.
+	SoftDeleted bool
 }
 
-// SetBuffer REPLACES the buffer's tags with tags (nil or empty clears them). A
-// non-empty etag is sent as If-Match, so the update fails with a 412 *APIError when
-// the buffer changed since that etag was read.
-func (c *Client) SetBuffer(ctx context.Context, id string, tags map[string]string, etag string) (model.Buffer, error) {
+// GetBuffer returns one buffer's record.
+func (c *Client) GetBuffer(ctx context.Context, id string, opts GetOptions) (model.Buffer, error) {
 	if err := ValidateID(id); err != nil {
 		return model.Buffer{}, err
 	}
-	if err := ValidateTags(tags); err != nil {
-		return model.Buffer{}, err
+	cl := call{method: http.MethodGet, path: "/buffers/" + id, bufferID: id}
+	if opts.SoftDeleted {
+		cl.query = url.Values{"softDeleted": {"true"}}
 	}
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	body := struct {
-		Tags map[string]string `json:"tags"`
-	}{tags}
 	var b model.Buffer
-	err := c.do(ctx, call{method: http.MethodPut, path: "/buffers/" + id, body: body, ifMatch: etag, bufferID: id}, &b)
+	err := c.do(ctx, cl, &b)
 	return b, err
 }
 
@@ -374,7 +381,9 @@ func (c *Client) finish(resp *http.Response, cl call, want []int, out any) error
 			return nil
 		}
 	}
-	return newAPIError(resp.StatusCode, data, cl.bufferID)
+	apiErr := newAPIError(resp.StatusCode, data, cl.bufferID)
+	apiErr.ETagSent = cl.ifMatch != ""
+	return apiErr
 }
 
 func drain(resp *http.Response) {

@@ -42,6 +42,18 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, model.ErrorBody{Error: model.ErrorInfo{Code: code, Message: msg}})
 }
 
+// erroringServer answers every request with the same API error and counts them.
+func erroringServer(t *testing.T, status int, code, msg string) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		writeError(w, status, code, msg)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
 func TestCreateBufferSendsTagsAPIVersionAndFunctionKey(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/api/buffers" {
@@ -84,15 +96,10 @@ func TestCreateBufferRejectsBadTagsWithoutCallingServer(t *testing.T) {
 }
 
 func TestUnknownBufferFailsAtOnceWithNotFound(t *testing.T) {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		writeError(w, http.StatusNotFound, "NotFound", "The resource was not found")
-	}))
-	defer srv.Close()
+	srv, calls := erroringServer(t, http.StatusNotFound, "NotFound", "The resource was not found")
 	c := newTestClient(t, srv)
 
-	_, err := c.GetBuffer(context.Background(), testID)
+	_, err := c.GetBuffer(context.Background(), testID, GetOptions{})
 	if err == nil || err.Error() != `buffer "`+testID+`" not found` {
 		t.Fatalf("err = %v", err)
 	}
@@ -118,7 +125,7 @@ func TestInvalidIDFailsWithoutCallingServer(t *testing.T) {
 	defer srv.Close()
 	c := newTestClient(t, srv)
 	for _, id := range []string{"", "short", strings.ToUpper(testID), "abcdefghijklmnopqrstuvwxy1", "../../buffers?x=abcdefghij"} {
-		if _, err := c.GetBuffer(context.Background(), id); err == nil || !strings.Contains(err.Error(), "is not a buffer ID") {
+		if _, err := c.GetBuffer(context.Background(), id, GetOptions{}); err == nil || !strings.Contains(err.Error(), "is not a buffer ID") {
 			t.Errorf("GetBuffer(%q): err = %v", id, err)
 		}
 		if _, err := c.Access(context.Background(), id, false, ""); err == nil {
@@ -130,7 +137,7 @@ func TestInvalidIDFailsWithoutCallingServer(t *testing.T) {
 	}
 }
 
-func TestSetBufferReplacesTagsAndSendsIfMatch(t *testing.T) {
+func TestUpdateBufferReplacesTagsAndSendsIfMatch(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPut || r.URL.Path != "/api/buffers/"+testID {
 			t.Errorf("got %s %s", r.Method, r.URL.Path)
@@ -150,14 +157,14 @@ func TestSetBufferReplacesTagsAndSendsIfMatch(t *testing.T) {
 	defer srv.Close()
 	c := newTestClient(t, srv)
 
-	b, err := c.SetBuffer(context.Background(), testID, map[string]string{"x": "y"}, "42")
+	b, err := c.UpdateBuffer(context.Background(), testID, Change{Tags: map[string]string{"x": "y"}, ETag: "42"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(b.Tags) != 1 || b.Tags["x"] != "y" || b.ETag != "43" {
 		t.Fatalf("got %+v", b)
 	}
-	_, err = c.SetBuffer(context.Background(), testID, map[string]string{"x": "z"}, "41")
+	_, err = c.UpdateBuffer(context.Background(), testID, Change{Tags: map[string]string{"x": "z"}, ETag: "41"})
 	if err == nil || err.Error() != "the buffer changed since that etag (PreconditionFailed)" {
 		t.Fatalf("stale etag: err = %v", err)
 	}
@@ -166,7 +173,7 @@ func TestSetBufferReplacesTagsAndSendsIfMatch(t *testing.T) {
 	}
 }
 
-func TestSetBufferWithoutEtagSendsNoIfMatch(t *testing.T) {
+func TestUpdateBufferWithoutEtagSendsNoIfMatch(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := r.Header["If-Match"]; ok {
 			t.Errorf("If-Match sent: %q", r.Header.Get("If-Match"))
@@ -174,7 +181,7 @@ func TestSetBufferWithoutEtagSendsNoIfMatch(t *testing.T) {
 		writeJSON(w, http.StatusOK, model.Buffer{ID: testID})
 	}))
 	defer srv.Close()
-	if _, err := newTestClient(t, srv).SetBuffer(context.Background(), testID, nil, ""); err != nil {
+	if _, err := newTestClient(t, srv).UpdateBuffer(context.Background(), testID, Change{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -191,7 +198,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 				writeJSON(w, http.StatusOK, model.Buffer{ID: testID})
 			}))
 			defer srv.Close()
-			if _, err := newTestClient(t, srv).GetBuffer(context.Background(), testID); err != nil {
+			if _, err := newTestClient(t, srv).GetBuffer(context.Background(), testID, GetOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if calls.Load() != 3 {
@@ -202,13 +209,8 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 }
 
 func TestRetriesGiveUpWithTheLastAnswer(t *testing.T) {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "table storage is down")
-	}))
-	defer srv.Close()
-	_, err := newTestClient(t, srv).GetBuffer(context.Background(), testID)
+	srv, calls := erroringServer(t, http.StatusServiceUnavailable, "ServiceUnavailable", "table storage is down")
+	_, err := newTestClient(t, srv).GetBuffer(context.Background(), testID, GetOptions{})
 	if err == nil || err.Error() != "table storage is down (ServiceUnavailable)" {
 		t.Fatalf("err = %v", err)
 	}
@@ -225,7 +227,7 @@ func TestServerErrorsAreNotRetriedAndReadAsOneLine(t *testing.T) {
 		fmt.Fprint(w, "<html>\n<body>\nsomething\n broke</body></html>")
 	}))
 	defer srv.Close()
-	_, err := newTestClient(t, srv).GetBuffer(context.Background(), testID)
+	_, err := newTestClient(t, srv).GetBuffer(context.Background(), testID, GetOptions{})
 	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "something broke") {
 		t.Fatalf("err = %q", err)
 	}
@@ -246,7 +248,7 @@ func TestUnreachableServerIsExplained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.GetBuffer(context.Background(), testID)
+	_, err = c.GetBuffer(context.Background(), testID, GetOptions{})
 	if !errors.Is(err, ErrServerUnreachable) {
 		t.Fatalf("err = %v", err)
 	}
@@ -264,7 +266,7 @@ func TestFunctionKeyIsNeverEchoedInErrors(t *testing.T) {
 		writeError(w, http.StatusUnauthorized, "Unauthorized", "")
 	}))
 	defer srv.Close()
-	_, err := newTestClient(t, srv).GetBuffer(context.Background(), testID)
+	_, err := newTestClient(t, srv).GetBuffer(context.Background(), testID, GetOptions{})
 	if err == nil || strings.Contains(err.Error(), testKey) || !strings.Contains(err.Error(), "SPOOL_FUNCTION_KEY") {
 		t.Fatalf("err = %v", err)
 	}
@@ -417,7 +419,7 @@ func TestDroppedConnectionsAreRetriedExceptForCreate(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := newTestClient(t, srv)
-	if _, err := c.GetBuffer(context.Background(), testID); err != nil || calls.Load() != 2 {
+	if _, err := c.GetBuffer(context.Background(), testID, GetOptions{}); err != nil || calls.Load() != 2 {
 		t.Fatalf("get: %v after %d calls", err, calls.Load())
 	}
 	calls.Store(0)
@@ -441,10 +443,44 @@ func TestCodeInTheServerURLIsSentAsTheFunctionKeyHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.GetBuffer(context.Background(), testID); err != nil {
+	if _, err := c.GetBuffer(context.Background(), testID, GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(c.ServerURL(), "k1") {
 		t.Fatalf("ServerURL() = %q", c.ServerURL())
+	}
+}
+
+func TestGetBufferAsksForASoftDeletedRecordOnlyWhenTold(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Query().Get("softDeleted"))
+		writeJSON(w, http.StatusOK, model.Buffer{ID: testID})
+	}))
+	defer srv.Close()
+	c := newTestClient(t, srv)
+	for _, opts := range []GetOptions{{}, {SoftDeleted: true}} {
+		if _, err := c.GetBuffer(context.Background(), testID, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(asked) != 2 || asked[0] != "" || asked[1] != "true" {
+		t.Fatalf("softDeleted sent as %q, want none then \"true\"", asked)
+	}
+}
+
+func TestAStateRefusalWithoutAnEtagDoesNotTalkAboutEtags(t *testing.T) {
+	srv, _ := erroringServer(t, http.StatusPreconditionFailed, "PreconditionFailed", "Buffer is already soft-deleted")
+	c := newTestClient(t, srv)
+	_, err := c.Apply(context.Background(), Delete, testID)
+	if err == nil || err.Error() != "delete buffer "+testID+": Buffer is already soft-deleted (PreconditionFailed)" {
+		t.Fatalf("err = %v", err)
+	}
+	if !errors.Is(err, model.ErrPreconditionFailed) {
+		t.Errorf("errors.Is(err, model.ErrPreconditionFailed) is false")
+	}
+	_, err = c.UpdateBuffer(context.Background(), testID, Change{Tags: map[string]string{"a": "1"}})
+	if err == nil || strings.Contains(strings.ToLower(err.Error()), "etag") {
+		t.Fatalf("update without an etag: err = %v", err)
 	}
 }

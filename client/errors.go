@@ -20,14 +20,21 @@ type APIError struct {
 	Message string // the server's message; may be empty
 	// BufferID names the buffer the request was about, when there was one.
 	BufferID string
+	// ETagSent says the request carried If-Match, so a 412 is about that etag; a
+	// 412 without one is about the buffer's state ("Buffer is already
+	// soft-deleted") and must not talk about etags.
+	ETagSent bool
 }
 
 // Error is one line a person understands.
 func (e *APIError) Error() string {
 	switch {
+	case e.Status == http.StatusNotFound && e.Code == "":
+		// spool's API names every error; a bare 404 is the host's "no such route".
+		return "the server has no such API route (404): the server URL must include the route prefix, as in " + DefaultServerURL
 	case e.Status == http.StatusNotFound && e.BufferID != "":
 		return fmt.Sprintf("buffer %q not found", e.BufferID)
-	case e.Status == http.StatusPreconditionFailed:
+	case e.Status == http.StatusPreconditionFailed && (e.ETagSent || e.Message == ""):
 		return fmt.Sprintf("the buffer changed since that etag (%s)", codeOr(e.Code, "PreconditionFailed"))
 	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
 		return fmt.Sprintf("the server refused the request (%d %s): check SPOOL_FUNCTION_KEY%s",

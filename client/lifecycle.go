@@ -6,75 +6,33 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"spool/internal/model"
 )
 
-// filterQuery is the query that selects the buffers opts names.
+// filterQuery is the query that selects the buffers opts names, in the shared
+// wire grammar the server parses.
 func filterQuery(opts ListOptions) url.Values {
-	q := url.Values{}
-	for k, v := range opts.Tags {
-		q.Set("tag["+k+"]", v)
-	}
-	for k, v := range opts.ExcludeTags {
-		q.Set("excludeTag["+k+"]", v)
-	}
-	if opts.SoftDeleted {
-		q.Set("softDeleted", "true")
-	}
-	return q
+	return model.EncodeFilter(model.Filter{Tags: opts.Tags, ExcludeTags: opts.ExcludeTags, SoftDeleted: opts.SoftDeleted})
 }
 
+// checkFilter applies the server's own tag rules to a filter.
 func checkFilter(opts ListOptions) error {
-	if err := ValidateTags(opts.Tags); err != nil {
+	if err := model.ValidateTags(opts.Tags); err != nil {
 		return err
 	}
-	if err := ValidateTags(opts.ExcludeTags); err != nil {
+	if err := model.ValidateTags(opts.ExcludeTags); err != nil {
 		return fmt.Errorf("exclude tags: %w", err)
 	}
 	return nil
 }
 
-var ttlPattern = regexp.MustCompile(`^(\d+)(?:\.(\d\d)(?::(\d\d)(?::(\d\d))?)?)?$`)
-
-// ParseTTL reads a lifetime in Tyger's CLI grammar: D, D.HH, D.HH:MM or D.HH:MM:SS,
-// with hours 00-23 and minutes and seconds 00-59, two digits each.
+// ParseTTL reads a lifetime in the API's TimeSpan grammar (model.ParseTimeSpan:
+// D or [D.]HH:MM[:SS[.fffffff]]), bounded by model.MaxTimeSpan, so the CLI takes
+// exactly what the server takes.
 func ParseTTL(s string) (time.Duration, error) {
-	m := ttlPattern.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return 0, fmt.Errorf("ttl %q is not D.HH:MM:SS (e.g. 1.12:00:00 for a day and a half, or 0 for now)", s)
-	}
-	num := func(s string, max int64) (int64, bool) {
-		if s == "" {
-			return 0, true
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		return n, err == nil && n <= max
-	}
-	days, okD := num(m[1], 100_000)
-	hours, okH := num(m[2], 23)
-	minutes, okM := num(m[3], 59)
-	seconds, okS := num(m[4], 59)
-	if !okD || !okH || !okM || !okS {
-		return 0, fmt.Errorf("ttl %q is out of range: days up to 100000, hours 00-23, minutes and seconds 00-59", s)
-	}
-	return time.Duration(days)*24*time.Hour + time.Duration(hours)*time.Hour +
-		time.Duration(minutes)*time.Minute + time.Duration(seconds)*time.Second, nil
-}
-
-// GetDeletedBuffer returns the record of a soft-deleted (still restorable) buffer.
-func (c *Client) GetDeletedBuffer(ctx context.Context, id string) (model.Buffer, error) {
-	if err := ValidateID(id); err != nil {
-		return model.Buffer{}, err
-	}
-	var b model.Buffer
-	q := url.Values{"softDeleted": {"true"}}
-	err := c.do(ctx, call{method: http.MethodGet, path: "/buffers/" + id, query: q, bufferID: id}, &b)
-	return b, err
+	return model.ParseTimeSpan(s)
 }
 
 // Change is an update of one buffer: its whole tag set, and its expiry when
@@ -144,11 +102,10 @@ func (c *Client) Apply(ctx context.Context, op Operation, id string) (model.Buff
 	}
 	var b model.Buffer
 	if err := c.do(ctx, cl, &b); err != nil {
-		// A 412 here is about the buffer's state, not an etag: say what the server
-		// said ("Buffer is not soft-deleted").
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.Status == http.StatusPreconditionFailed && apiErr.Message != "" {
-			return model.Buffer{}, fmt.Errorf("%s buffer %s: %s: %w", op, id, apiErr.Message, model.ErrPreconditionFailed)
+		// A 412 here is about the buffer's state, not an etag (none is sent): the
+		// APIError says what the server said ("Buffer is not soft-deleted").
+		if errors.Is(err, model.ErrPreconditionFailed) {
+			return model.Buffer{}, fmt.Errorf("%s buffer %s: %w", op, id, err)
 		}
 		return model.Buffer{}, fmt.Errorf("%s: %w", op, err)
 	}

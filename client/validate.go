@@ -3,15 +3,18 @@ package client
 import (
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"spool/internal/model"
+	"spool/internal/redact"
 )
 
 // ValidateID checks a buffer ID locally, so a typo fails at once with a clear message
 // instead of a round trip (and so an ID can never change the request's path).
 func ValidateID(id string) error {
 	if !model.ValidID(id) {
-		return fmt.Errorf("%q is not a buffer ID: IDs are 26 characters of a-z and 2-7", id)
+		return fmt.Errorf("%s is not a buffer ID: IDs are 26 characters of a-z and 2-7", QuoteArg(id))
 	}
 	return nil
 }
@@ -38,4 +41,18 @@ func ValidateTags(tags map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// QuoteArg quotes a command-line value for an error message without any secret it
+// may carry: a query (where SAS signatures and function keys live) is cut off,
+// whatever is left passes through redact.String, and a long value is shortened.
+func QuoteArg(s string) string {
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i] + "?…"
+	}
+	s = redact.String(s)
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80]) + "…"
+	}
+	return strconv.Quote(s)
 }

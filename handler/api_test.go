@@ -75,9 +75,7 @@ func (f *apiFixture) do(t *testing.T, method, path string, body io.Reader, heade
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	setHeaders(req, header)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +86,17 @@ func (f *apiFixture) do(t *testing.T, method, path string, body io.Reader, heade
 		t.Fatal(err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// setHeaders sets header's name, value pairs on req; a request with a body is sent
+// as application/json, as every client does, unless header names another type.
+func setHeaders(req *http.Request, header []string) {
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 }
 
 func (f *apiFixture) create(t *testing.T, tags map[string]string) model.Buffer {

@@ -225,8 +225,6 @@ func (f *apiFixture) rawTry(method, path, body string, header ...string) answer 
 	if body == "" {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	setHeaders(req, header)
 	return f.send(req)
 }

@@ -43,6 +43,7 @@ func benchDo(b *testing.B, method, url, body string, want int) []byte {
 	if err != nil {
 		b.Fatal(err)
 	}
+	setHeaders(req, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)

@@ -1,14 +1,11 @@
 package handler
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -65,34 +62,6 @@ type metadataResponse struct {
 	APIVersions []string `json:"apiVersions"`
 }
 
-// readBody decodes a JSON body of at most MaxBodyBytes into v. The Functions host
-// forwards a body only when Content-Length > 0, so an empty body is normal and
-// leaves v untouched.
-func readBody(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return err
-		}
-		return invalidInput("The request body could not be read.")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(v); err != nil {
-		return invalidInput(fmt.Sprintf("The request body is not valid: %s", strings.TrimPrefix(err.Error(), "json: ")))
-	}
-	if dec.More() {
-		return invalidInput("The request body holds more than one JSON value.")
-	}
-	return nil
-}
-
 // requireAPIVersion checks api-version on every /api route (missing means 1.0) and
 // answers 400 when it is unknown. The timer's path is the host's, not the API's.
 func (a *api) requireAPIVersion(next http.Handler) http.Handler {
@@ -117,38 +86,41 @@ func (a *api) requireAPIVersion(next http.Handler) http.Handler {
 
 // metadata is anonymous: it tells Tyger's CLI which API versions exist and, by giving
 // no authority, that no login is needed.
-func (a *api) metadata(w http.ResponseWriter, r *http.Request) {
+func (a *api) metadata(w http.ResponseWriter, r *http.Request) error {
+	if _, err := readQuery(r, noParams); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, metadataResponse{APIVersions: []string{currentVersion}})
+	return nil
 }
 
-func (a *api) createBuffer(w http.ResponseWriter, r *http.Request) {
+func (a *api) createBuffer(w http.ResponseWriter, r *http.Request) error {
+	if _, err := readQuery(r, noParams); err != nil {
+		return err
+	}
 	var req createRequest
 	if err := readBody(w, r, &req, true); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if err := validateTags(req.Tags); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if req.Location != "" && !strings.EqualFold(req.Location, a.location) {
-		a.fail(w, r, invalidInput(fmt.Sprintf("No storage accounts configured for location '%s'", req.Location)))
-		return
+		return invalidInput(fmt.Sprintf("No storage accounts configured for location '%s'", req.Location))
 	}
-	b := model.Buffer{
+	created, err := a.create(r.Context(), model.Buffer{
 		ID:        newID(),
 		CreatedAt: a.now().UTC(),
 		Location:  a.location,
 		Tags:      req.Tags,
 		ExpiresAt: utcPtr(req.ExpiresAt),
-	}
-	created, err := a.create(r.Context(), b)
+	})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/buffers/"+created.ID)
 	a.writeBuffer(w, http.StatusCreated, created)
+	return nil
 }
 
 // create makes the container first so a record never points at nothing. When the
@@ -188,48 +160,57 @@ func (a *api) create(ctx context.Context, b model.Buffer) (model.Buffer, error) 
 	return model.Buffer{}, fmt.Errorf("inserting buffer %s: %w", b.ID, err)
 }
 
-func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) {
+// bufferID is the {id} of a single-buffer route. An ID newID cannot have made names
+// no buffer, so it is not found without a look at storage.
+func bufferID(r *http.Request) (string, error) {
 	id := mux.Vars(r)["id"]
 	if !validID(id) {
-		a.fail(w, r, model.ErrNotFound)
-		return
+		return "", model.ErrNotFound
 	}
-	deleted, err := softDeletedOnly(r.URL.Query())
+	return id, nil
+}
+
+// bufferInState reads a single-buffer route's ID and its softDeleted switch.
+func bufferInState(r *http.Request) (id string, deleted bool, err error) {
+	if id, err = bufferID(r); err != nil {
+		return "", false, err
+	}
+	deleted, err = readQuery(r, (*query).softDeleted)
+	return id, deleted, err
+}
+
+func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) error {
+	id, deleted, err := bufferInState(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	b, err := a.getInState(r.Context(), id, deleted)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.writeBuffer(w, http.StatusOK, b)
+	return nil
 }
 
-func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
-	id := mux.Vars(r)["id"]
-	if !validID(id) {
-		a.fail(w, r, model.ErrNotFound)
-		return
-	}
-	deleted, err := softDeletedOnly(r.URL.Query())
+// errUpdateContended answers an update that asked for no precondition but lost its
+// compare-and-swap to other writers again and again: 412 would be a lie.
+var errUpdateContended = apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+	msg: "The buffer is being changed by other requests; retry.", retryAfter: "1"}
+
+func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) error {
+	id, deleted, err := bufferInState(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	var req updateRequest
 	if err := readBody(w, r, &req, false); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if req.ID != "" && req.ID != id {
-		a.fail(w, r, invalidInput("The buffer ID in the URL does not match the buffer ID in the request body."))
-		return
+		return invalidInput("The buffer ID in the URL does not match the buffer ID in the request body.")
 	}
 	if err := validateTags(req.Tags); err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	upd := model.BufferUpdate{Tags: req.Tags, ExpiresAt: utcPtr(req.ExpiresAt), SoftDeleted: deleted}
 	if upd.Tags == nil {
@@ -238,120 +219,96 @@ func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) {
 	precondition := ifMatch(r)
 	b, err := a.store.Update(r.Context(), id, upd, precondition)
 	if errors.Is(err, model.ErrPreconditionFailed) && precondition == "" {
-		// The client asked for no precondition, so 412 would be a lie: the store gave
-		// up after losing its compare-and-swap to other writers again and again.
 		a.log.Warn("update lost to concurrent writers", "id", id, "err", err)
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable",
-			"The buffer is being changed by other requests; retry.")
-		return
+		return errUpdateContended
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.writeBuffer(w, http.StatusOK, b)
+	return nil
 }
 
-func (a *api) listBuffers(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	filter, err := parseFilter(q)
+func (a *api) listBuffers(w http.ResponseWriter, r *http.Request) error {
+	p, err := readQuery(r, readListParams)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	limit, err := parseLimit(q)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	ct, _, err := singleValue(q, "_ct")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	deleted, err := softDeletedOnly(q)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	filter.SoftDeleted, filter.LiveAt = deleted, a.now()
+	p.filter.LiveAt = a.now()
 	list := model.BufferList{Items: []model.Buffer{}}
-	if limit == 0 {
+	if p.limit == 0 {
 		writeJSON(w, http.StatusOK, list)
-		return
+		return nil
 	}
-	page, err := a.store.List(r.Context(), model.ListQuery{Filter: filter, Limit: limit, Continuation: ct})
+	page, err := a.store.List(r.Context(), model.ListQuery{Filter: p.filter, Limit: p.limit, Continuation: p.continuation})
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	for _, b := range page.Items {
 		list.Items = append(list.Items, withTags(b))
 	}
 	if page.Continuation != "" {
-		list.NextLink = nextLink(filter, limit, page.Continuation)
+		list.NextLink = nextLink(p.filter, p.limit, page.Continuation)
 	}
 	writeJSON(w, http.StatusOK, list)
+	return nil
 }
 
-func (a *api) countBuffers(w http.ResponseWriter, r *http.Request) {
-	filter, err := parseFilter(r.URL.Query())
+func (a *api) countBuffers(w http.ResponseWriter, r *http.Request) error {
+	filter, err := readQuery(r, readCountParams)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	// As in Tyger, a bad softDeleted value is ignored here (live buffers are counted).
-	deleted, _ := softDeletedOnly(r.URL.Query())
-	filter.SoftDeleted, filter.LiveAt = deleted, a.now()
+	filter.LiveAt = a.now()
 	n, err := a.store.Count(r.Context(), filter)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeCount(w, n)
+	return nil
 }
 
-func (a *api) accessBuffer(w http.ResponseWriter, r *http.Request) {
-	id := mux.Vars(r)["id"]
-	if !validID(id) {
-		a.fail(w, r, model.ErrNotFound)
-		return
-	}
-	q := r.URL.Query()
-	writeable := false
-	if s, ok, err := singleValue(q, "writeable"); err != nil {
-		a.fail(w, r, err)
-		return
-	} else if ok {
-		writeable, err = strconv.ParseBool(s)
-		if err != nil {
-			a.fail(w, r, invalidInput(fmt.Sprintf("writeable must be true or false, not %q.", s)))
-			return
-		}
-	}
-	ttlText, _, err := singleValue(q, "ttl")
+func (a *api) accessBuffer(w http.ResponseWriter, r *http.Request) error {
+	id, err := bufferID(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	ttl, err := parseTTL(ttlText)
+	p, err := readQuery(r, readAccessParams)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	// A URL for a buffer that does not exist would be useless, and one for a deleted
 	// or expired buffer would outlive its deletion; say so at once.
-	if _, err := a.getInState(r.Context(), id, false); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	uri, err := a.containers.AccessURL(r.Context(), id, writeable, ttl)
+	b, err := a.getInState(r.Context(), id, false)
 	if err != nil {
-		a.fail(w, r, fmt.Errorf("signing access to buffer %s: %w", id, err))
-		return
+		return err
+	}
+	ttl, err := urlLifetime(b, p.ttl, a.now())
+	if err != nil {
+		return err
+	}
+	uri, err := a.containers.AccessURL(r.Context(), id, p.writeable, ttl)
+	if err != nil {
+		return fmt.Errorf("signing access to buffer %s: %w", id, err)
 	}
 	writeJSON(w, http.StatusCreated, model.AccessURL{URI: uri})
+	return nil
+}
+
+// urlLifetime caps an access URL's ttl so that it never outlives the buffer: a URL
+// for a buffer that expires in 10 s lasts at most 10 s. The cap is counted to the
+// whole second before the expiry, since a SAS expiry has whole seconds and the
+// signer's clock reads a moment after ours; a buffer with less than that left is on
+// its way out, so not found.
+func urlLifetime(b model.Buffer, ttl time.Duration, now time.Time) (time.Duration, error) {
+	if b.ExpiresAt == nil {
+		return ttl, nil
+	}
+	left := b.ExpiresAt.Truncate(time.Second).Sub(now)
+	if left <= 0 {
+		return 0, fmt.Errorf("buffer %s expires within the second: %w", b.ID, model.ErrNotFound)
+	}
+	return min(ttl, left), nil
 }
 
 // writeBuffer answers one buffer, its ETag also in the header (unquoted, as Tyger does).

@@ -32,6 +32,9 @@ func serveFuzz(h http.Handler, method, target string, body []byte) *httptest.Res
 		req.URL.Path, req.URL.RawQuery = path, query
 	}
 	req.RequestURI = ""
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
@@ -68,7 +71,7 @@ func FuzzTagValidation(f *testing.F) {
 			t.Fatalf("%q=%q: server says %v, client says %v", key, value, server, cli)
 		}
 		q := url.Values{"tag[" + key + "]": {value}}
-		filter, err := parseFilter(q)
+		filter, err := model.ParseFilter(q)
 		if (err == nil) != (server == nil) {
 			t.Fatalf("filter tag[%s]=%s: %v, but as a tag: %v", key, value, err, server)
 		}
@@ -88,10 +91,10 @@ func FuzzListQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, rawQuery string) {
 		q, _ := url.ParseQuery(rawQuery)
-		if limit, err := parseLimit(q); err == nil && (limit < 0 || limit > maxLimit) {
+		if limit, err := (&query{values: q, read: map[string]bool{}}).limit(); err == nil && (limit < 0 || limit > maxLimit) {
 			t.Fatalf("limit %d from %q", limit, rawQuery)
 		}
-		if filter, err := parseFilter(q); err == nil {
+		if filter, err := model.ParseFilter(q); err == nil {
 			for _, tags := range []map[string]string{filter.Tags, filter.ExcludeTags} {
 				if err := validateTags(tags); err != nil && len(tags) <= maxTags {
 					t.Fatalf("%q gave the invalid filter %v: %v", rawQuery, tags, err)

@@ -113,18 +113,18 @@ func New(opts Options) (http.Handler, error) {
 // segment into two). Anything that is not exactly a route is 404.
 func (a *api) router() *mux.Router {
 	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
-	r.HandleFunc("/api/metadata", a.metadata).Methods(http.MethodGet)
-	r.HandleFunc("/api/buffers", a.createBuffer).Methods(http.MethodPost)
-	r.HandleFunc("/api/buffers", a.listBuffers).Methods(http.MethodGet)
-	r.HandleFunc("/api/buffers", a.deleteBuffers).Methods(http.MethodDelete)
-	r.HandleFunc("/api/buffers/count", a.countBuffers).Methods(http.MethodGet)
-	r.HandleFunc("/api/buffers/restore", a.restoreBuffers).Methods(http.MethodPost)
-	r.HandleFunc("/api/buffers/{id}", a.getBuffer).Methods(http.MethodGet)
-	r.HandleFunc("/api/buffers/{id}", a.updateBuffer).Methods(http.MethodPut)
-	r.HandleFunc("/api/buffers/{id}", a.deleteBuffer).Methods(http.MethodDelete)
-	r.HandleFunc("/api/buffers/{id}/access", a.accessBuffer).Methods(http.MethodPost)
-	r.HandleFunc("/api/buffers/{id}/restore", a.restoreBuffer).Methods(http.MethodPost)
-	r.HandleFunc("/api/healthz", a.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/api/metadata", a.handle(a.metadata)).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers", a.handle(a.createBuffer)).Methods(http.MethodPost)
+	r.HandleFunc("/api/buffers", a.handle(a.listBuffers)).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers", a.handle(a.deleteBuffers)).Methods(http.MethodDelete)
+	r.HandleFunc("/api/buffers/count", a.handle(a.countBuffers)).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers/restore", a.handle(a.restoreBuffers)).Methods(http.MethodPost)
+	r.HandleFunc("/api/buffers/{id}", a.handle(a.getBuffer)).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers/{id}", a.handle(a.updateBuffer)).Methods(http.MethodPut)
+	r.HandleFunc("/api/buffers/{id}", a.handle(a.deleteBuffer)).Methods(http.MethodDelete)
+	r.HandleFunc("/api/buffers/{id}/access", a.handle(a.accessBuffer)).Methods(http.MethodPost)
+	r.HandleFunc("/api/buffers/{id}/restore", a.handle(a.restoreBuffer)).Methods(http.MethodPost)
+	r.HandleFunc("/api/healthz", a.handle(a.withoutParams(a.healthz))).Methods(http.MethodGet)
 	r.HandleFunc(sweepPath, a.sweepTimer).Methods(http.MethodPost)
 	r.Use(a.requireAPIVersion)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +135,18 @@ func (a *api) router() *mux.Router {
 			fmt.Sprintf("The method %s is not allowed on this resource", r.Method))
 	})
 	return r
+}
+
+// withoutParams makes a plain handler (healthz) refuse query parameters as every
+// route does.
+func (a *api) withoutParams(h http.HandlerFunc) routeFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := readQuery(r, noParams); err != nil {
+			return err
+		}
+		h(w, r)
+		return nil
+	}
 }
 
 // statusRecorder remembers the status code for the request log.
@@ -149,6 +161,10 @@ func (s *statusRecorder) WriteHeader(code int) {
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (boundTime sets its
+// read deadline).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
@@ -214,11 +230,20 @@ func (a *api) checkPrincipal(next http.Handler) http.Handler {
 }
 
 // boundTime gives each request a deadline; storage calls that run past it fail with
-// context.DeadlineExceeded, which is answered 503 with Retry-After.
+// context.DeadlineExceeded, which is answered 503 with Retry-After. The deadline
+// bounds reading a body too: a client that stalls or trickles its body has the
+// read fail at the deadline (answered 408) instead of holding the request open;
+// readBody lifts it once the body is in. It is set only when there is a body: on
+// an idle connection net/http's own background read would time out with it and
+// cancel the request, turning a 503 into a race. Behind a writer without a
+// connection (a test recorder) there is nothing to set.
 func (a *api) boundTime(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), a.requestTimeout)
 		defer cancel()
+		if deadline, _ := ctx.Deadline(); r.ContentLength != 0 {
+			_ = http.NewResponseController(w).SetReadDeadline(deadline)
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

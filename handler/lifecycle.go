@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
 	"golang.org/x/sync/errgroup"
 
 	"spool/internal/model"
@@ -81,154 +78,157 @@ func (a *api) getInState(ctx context.Context, id string, softDeleted bool) (mode
 	return b, inState(b, softDeleted, a.now())
 }
 
-// softDelete is the change of DELETE /buffers/{id}: a live buffer becomes
-// soft-deleted until now+ttl, keeping aside the expiry it had for a restore.
-func softDelete(now time.Time, ttl time.Duration) func(model.Buffer) (model.Buffer, error) {
+// change is one lifecycle transition of one buffer, decided on its current record.
+type change func(model.Buffer) (model.Buffer, error)
+
+// from is a change allowed in one state only: a visible buffer (not purging, not
+// expired) that is soft-deleted, or live, as deleted says; apply makes the change.
+func from(deleted bool, now time.Time, apply func(*model.Buffer)) change {
 	return func(b model.Buffer) (model.Buffer, error) {
-		if b.Purging || expired(b, now) {
+		switch {
+		case b.Purging || expired(b, now):
 			return b, model.ErrNotFound
-		}
-		if b.IsSoftDeleted {
+		case deleted && !b.IsSoftDeleted:
+			return b, errNotDeleted
+		case !deleted && b.IsSoftDeleted:
 			return b, errAlreadyDeleted
 		}
-		purgeAt := now.Add(ttl).UTC()
-		b.IsSoftDeleted, b.KeptExpiresAt, b.ExpiresAt = true, b.ExpiresAt, &purgeAt
+		apply(&b)
 		return b, nil
 	}
 }
 
+// softDelete is the change of DELETE /buffers/{id}: a live buffer becomes
+// soft-deleted until now+ttl, keeping aside the expiry it had for a restore.
+func softDelete(now time.Time, ttl time.Duration) change {
+	return from(false, now, func(b *model.Buffer) {
+		purgeAt := now.Add(ttl).UTC()
+		b.IsSoftDeleted, b.KeptExpiresAt, b.ExpiresAt = true, b.ExpiresAt, &purgeAt
+	})
+}
+
 // schedulePurge is the change of DELETE /buffers/{id}?softDeleted=true: a
 // soft-deleted buffer's purge moves to now+ttl (ttl=0: the next sweep purges it).
-func schedulePurge(now time.Time, ttl time.Duration) func(model.Buffer) (model.Buffer, error) {
-	return func(b model.Buffer) (model.Buffer, error) {
-		if b.Purging || expired(b, now) {
-			return b, model.ErrNotFound
-		}
-		if !b.IsSoftDeleted {
-			return b, errNotDeleted
-		}
+func schedulePurge(now time.Time, ttl time.Duration) change {
+	return from(true, now, func(b *model.Buffer) {
 		purgeAt := now.Add(ttl).UTC()
 		b.ExpiresAt = &purgeAt
-		return b, nil
-	}
+	})
 }
 
 // restore is the change of POST /buffers/{id}/restore. Unlike Tyger, it gives back
 // the expiry the buffer had before its deletion (none stays none); only when that
 // moment passed meanwhile does the buffer get RestoreGrace from now.
-func restore(now time.Time, grace time.Duration) func(model.Buffer) (model.Buffer, error) {
-	return func(b model.Buffer) (model.Buffer, error) {
-		if b.Purging || expired(b, now) {
-			return b, model.ErrNotFound
-		}
-		if !b.IsSoftDeleted {
-			return b, errNotDeleted
-		}
+func restore(now time.Time, grace time.Duration) change {
+	return from(true, now, func(b *model.Buffer) {
 		b.IsSoftDeleted, b.ExpiresAt, b.KeptExpiresAt = false, b.KeptExpiresAt, nil
-		if expired(b, now) {
+		if expired(*b, now) {
 			later := now.Add(grace).UTC()
 			b.ExpiresAt = &later
 		}
-		return b, nil
-	}
+	})
 }
 
 // lifetime reads the ttl of a delete or purge: a non-negative TimeSpan, or the
 // soft-deleted lifetime when absent.
-func (a *api) lifetime(q url.Values) (time.Duration, error) {
-	s, ok, err := singleValue(q, "ttl")
-	if err != nil || !ok {
-		return a.lifecycle.SoftDeletedLifetime, err
+func (a *api) lifetime(q *query) (time.Duration, error) {
+	ttl, ok, err := q.timeSpan("ttl", "ttl must be a valid, non-negative TimeSpan such as 1.00:00:00")
+	if err == nil && !ok {
+		return a.lifecycle.SoftDeletedLifetime, nil
 	}
-	ttl, valid := parseTimeSpan(strings.TrimSpace(s))
-	if !valid || ttl < 0 {
-		return 0, invalidInput("ttl must be a valid, non-negative TimeSpan such as 1.00:00:00")
+	return ttl, err
+}
+
+// deleteParams is the query of a delete: softDeleted=true makes it a purge (a new
+// purge time for a deleted buffer), and ttl is how long until the purge.
+type deleteParams struct {
+	filter model.Filter
+	purge  bool
+	ttl    time.Duration
+}
+
+func (a *api) readDeleteParams(q *query) (deleteParams, error) {
+	var p deleteParams
+	var err error
+	if p.purge, err = q.softDeleted(); err != nil {
+		return p, err
 	}
-	return ttl, nil
+	p.ttl, err = a.lifetime(q)
+	return p, err
+}
+
+func (a *api) readBulkDeleteParams(q *query) (deleteParams, error) {
+	p, err := a.readDeleteParams(q)
+	if err != nil {
+		return p, err
+	}
+	p.filter, err = q.filter()
+	return p, err
+}
+
+// change is the transition the delete asks for at now.
+func (p deleteParams) change(now time.Time) change {
+	if p.purge {
+		return schedulePurge(now, p.ttl)
+	}
+	return softDelete(now, p.ttl)
 }
 
 // transition answers one lifecycle change of one buffer.
-func (a *api) transition(w http.ResponseWriter, r *http.Request, change func(model.Buffer) (model.Buffer, error)) {
-	id := mux.Vars(r)["id"]
-	if !validID(id) {
-		a.fail(w, r, model.ErrNotFound)
-		return
-	}
-	b, err := a.store.Modify(r.Context(), id, change)
-	var se stateError
-	if errors.As(err, &se) {
-		writeError(w, http.StatusPreconditionFailed, codePreconditionFailed, se.msg)
-		return
-	}
+func (a *api) transition(w http.ResponseWriter, r *http.Request, id string, c change) error {
+	b, err := a.store.Modify(r.Context(), id, c)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	a.writeBuffer(w, http.StatusOK, b)
+	return nil
 }
 
 // deleteBuffer soft-deletes a live buffer, or with softDeleted=true moves a
 // soft-deleted buffer's purge time (ttl=0 is the CLI's purge).
-func (a *api) deleteBuffer(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	purge, err := softDeletedOnly(q)
+func (a *api) deleteBuffer(w http.ResponseWriter, r *http.Request) error {
+	id, err := bufferID(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	ttl, err := a.lifetime(q)
+	p, err := readQuery(r, a.readDeleteParams)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
-	if purge {
-		a.transition(w, r, schedulePurge(a.now(), ttl))
-		return
-	}
-	a.transition(w, r, softDelete(a.now(), ttl))
+	return a.transition(w, r, id, p.change(a.now()))
 }
 
-func (a *api) restoreBuffer(w http.ResponseWriter, r *http.Request) {
-	a.transition(w, r, restore(a.now(), a.lifecycle.RestoreGrace))
+func (a *api) restoreBuffer(w http.ResponseWriter, r *http.Request) error {
+	id, err := bufferID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := readQuery(r, noParams); err != nil {
+		return err
+	}
+	return a.transition(w, r, id, restore(a.now(), a.lifecycle.RestoreGrace))
 }
 
-// deleteBuffers is the bulk form of deleteBuffer over the buffers a tag filter selects
-// (all buffers without one); it answers how many it changed.
-func (a *api) deleteBuffers(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	filter, err := parseFilter(q)
+// deleteBuffers is the bulk form of deleteBuffer over the buffers a tag filter
+// selects (all buffers when the query names none); it answers how many it changed.
+func (a *api) deleteBuffers(w http.ResponseWriter, r *http.Request) error {
+	p, err := readQuery(r, a.readBulkDeleteParams)
 	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	purge, err := softDeletedOnly(q)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	ttl, err := a.lifetime(q)
-	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	now := a.now()
-	change := softDelete(now, ttl)
-	if purge {
-		change = schedulePurge(now, ttl)
-	}
-	filter.SoftDeleted, filter.LiveAt = purge, now
-	a.bulk(w, r, filter, change)
+	p.filter.SoftDeleted, p.filter.LiveAt = p.purge, now
+	return a.bulk(w, r, p.filter, p.change(now))
 }
 
-func (a *api) restoreBuffers(w http.ResponseWriter, r *http.Request) {
-	filter, err := parseFilter(r.URL.Query())
+func (a *api) restoreBuffers(w http.ResponseWriter, r *http.Request) error {
+	filter, err := readQuery(r, (*query).filter)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	now := a.now()
 	filter.SoftDeleted, filter.LiveAt = true, now
-	a.bulk(w, r, filter, restore(now, a.lifecycle.RestoreGrace))
+	return a.bulk(w, r, filter, restore(now, a.lifecycle.RestoreGrace))
 }
 
 // Bulk operations walk the list a page at a time and change each buffer with a few
@@ -238,47 +238,23 @@ const (
 	bulkFanOut = 8
 )
 
-// bulk applies change to every buffer filter selects and answers the count changed.
+// bulk applies c to every buffer filter selects and answers the count changed.
 // Buffers that changed state meanwhile are skipped, not failures. Stopped halfway
 // (its time ran out), it answers the error; a rerun picks up the rest, since changed
 // buffers no longer match.
-func (a *api) bulk(w http.ResponseWriter, r *http.Request, filter model.Filter, change func(model.Buffer) (model.Buffer, error)) {
-	ctx := r.Context()
+func (a *api) bulk(w http.ResponseWriter, r *http.Request, filter model.Filter, c change) error {
 	changed := 0
 	q := model.ListQuery{Filter: filter, Limit: bulkPage}
 	for {
-		page, err := a.store.List(ctx, q)
+		page, err := a.store.List(r.Context(), q)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
-		results := make([]bool, len(page.Items))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(bulkFanOut)
-		for i, b := range page.Items {
-			g.Go(func() error {
-				_, err := a.store.Modify(gctx, b.ID, change)
-				var se stateError
-				switch {
-				case err == nil:
-					results[i] = true
-				case errors.As(err, &se), errors.Is(err, model.ErrNotFound):
-				default:
-					return fmt.Errorf("buffer %s: %w", b.ID, err)
-				}
-				return nil
-			})
-		}
-		err = g.Wait()
-		for _, ok := range results {
-			if ok {
-				changed++
-			}
-		}
+		n, err := a.changeAll(r.Context(), page.Items, c)
+		changed += n
 		if err != nil {
 			a.log.Warn("bulk lifecycle change stopped", "changed", changed, "err", err)
-			a.fail(w, r, err)
-			return
+			return err
 		}
 		if page.Continuation == "" {
 			break
@@ -286,6 +262,37 @@ func (a *api) bulk(w http.ResponseWriter, r *http.Request, filter model.Filter, 
 		q.Continuation = page.Continuation
 	}
 	writeCount(w, changed)
+	return nil
+}
+
+// changeAll applies c to each buffer with a few requests in flight and counts the
+// buffers it changed, including those changed before an error stopped it.
+func (a *api) changeAll(ctx context.Context, buffers []model.Buffer, c change) (int, error) {
+	results := make([]bool, len(buffers))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bulkFanOut)
+	for i, b := range buffers {
+		g.Go(func() error {
+			_, err := a.store.Modify(gctx, b.ID, c)
+			var se stateError
+			switch {
+			case err == nil:
+				results[i] = true
+			case errors.As(err, &se), errors.Is(err, model.ErrNotFound):
+			default:
+				return fmt.Errorf("buffer %s: %w", b.ID, err)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	changed := 0
+	for _, ok := range results {
+		if ok {
+			changed++
+		}
+	}
+	return changed, err
 }
 
 func writeCount(w http.ResponseWriter, n int) {

@@ -71,9 +71,7 @@ func (f *apiFixture) try(method, path, body string, header ...string) answer {
 	if err != nil {
 		return answer{err: err}
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	setHeaders(req, header)
 	return f.send(req)
 }
 

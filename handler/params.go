@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,18 +18,7 @@ const (
 	maxTags        = model.MaxTags
 	defaultLimit   = 20
 	maxLimit       = 2000
-	defaultTTL     = time.Hour
-	minTTL         = 30 * time.Second
-	maxTTL         = time.Hour
 	currentVersion = "1.0"
-)
-
-var (
-	// A .NET TimeSpan as Tyger's CLI sends it: D, D.HH:MM[:SS[.fffffff]] or HH:MM[:SS].
-	ttlPattern = regexp.MustCompile(`^(?:(\d{1,7})\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$`)
-	daysOnly   = regexp.MustCompile(`^\d{1,7}$`)
-	// tag[key] and excludeTag[key] query parameters.
-	tagParamPattern = regexp.MustCompile(`(?s)^(tag|excludeTag)\[(.*)\]$`)
 )
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -47,19 +35,18 @@ func newID() string {
 // exist, so it is answered 404 without touching storage.
 func validID(id string) bool { return model.ValidID(id) }
 
+// validateTags applies the shared tag rules; a violation is a 400 with their message.
 func validateTags(tags map[string]string) error {
-	if len(tags) > maxTags {
-		return invalidInput(fmt.Sprintf("No more than %d tags can be set on a buffer", maxTags))
-	}
-	for k, v := range tags {
-		if !model.ValidTagKey(k) {
-			return invalidInput(fmt.Sprintf("Tag key %q is invalid: it must be 1-128 letters, digits, '-', '_' or '.'", k))
-		}
-		if !model.ValidTagValue(v) {
-			return invalidInput(fmt.Sprintf("Tag value %q of key %q is invalid: it must be 0-256 letters, digits, '-', '_' or '.'", v, k))
-		}
+	if err := model.ValidateTags(tags); err != nil {
+		return invalidInput(err.Error())
 	}
 	return nil
+}
+
+// parseTimeSpan reads a TimeSpan in the shared grammar (model.ParseTimeSpan).
+func parseTimeSpan(s string) (time.Duration, bool) {
+	d, err := model.ParseTimeSpan(s)
+	return d, err == nil
 }
 
 // checkAPIVersion accepts a missing api-version (meaning 1.0) and 1.0 itself.
@@ -74,52 +61,40 @@ func checkAPIVersion(q url.Values) error {
 	return fmt.Errorf("unsupported api-version %q", strings.Join(v, ","))
 }
 
-// singleValue returns the one value of a query key. The Functions host joins
-// repeated keys with commas, so a second value shows up either as a second entry or
-// inside the first one; callers whose values can hold no comma treat both as bad.
-func singleValue(q url.Values, key string) (string, bool, error) {
-	vs, ok := q[key]
-	if !ok {
-		return "", false, nil
-	}
-	if len(vs) != 1 {
-		return "", true, invalidInput(fmt.Sprintf("The query parameter %q must be given once.", key))
-	}
-	return vs[0], true, nil
+// listParams is the query of GET /buffers.
+type listParams struct {
+	filter       model.Filter
+	limit        int
+	continuation string
 }
 
-// parseFilter reads tag[k]=v and excludeTag[k]=v. Tag values cannot contain commas,
-// so a comma means the key was repeated (and joined by the host): refused, since
-// which value was meant is unknowable.
-func parseFilter(q url.Values) (model.Filter, error) {
-	var f model.Filter
-	for key, vs := range q {
-		m := tagParamPattern.FindStringSubmatch(key)
-		if m == nil {
-			continue
-		}
-		kind, tagKey := m[1], m[2]
-		if len(vs) != 1 || strings.Contains(vs[0], ",") {
-			return f, invalidInput(fmt.Sprintf("The filter %s[%s] was given more than once.", kind, tagKey))
-		}
-		if !model.ValidTagKey(tagKey) || !model.ValidTagValue(vs[0]) {
-			return f, invalidInput(fmt.Sprintf("The filter %s[%s]=%s is not a valid tag.", kind, tagKey, vs[0]))
-		}
-		target := &f.Tags
-		if kind == "excludeTag" {
-			target = &f.ExcludeTags
-		}
-		if *target == nil {
-			*target = map[string]string{}
-		}
-		(*target)[tagKey] = vs[0]
+func readListParams(q *query) (listParams, error) {
+	var p listParams
+	var err error
+	if p.filter, err = q.filter(); err != nil {
+		return p, err
 	}
-	return f, nil
+	if p.limit, err = q.limit(); err != nil {
+		return p, err
+	}
+	if p.continuation, _, err = q.single("_ct"); err != nil {
+		return p, err
+	}
+	p.filter.SoftDeleted, err = q.softDeleted()
+	return p, err
 }
 
-// parseLimit applies Tyger's rules: default 20, above 2000 clamped, negative refused.
-func parseLimit(q url.Values) (int, error) {
-	s, ok, err := singleValue(q, "limit")
+// readCountParams reads the query of GET /buffers/count. As in Tyger, a bad
+// softDeleted value is ignored here (live buffers are counted).
+func readCountParams(q *query) (model.Filter, error) {
+	f, err := q.filter()
+	f.SoftDeleted, _ = q.softDeleted()
+	return f, err
+}
+
+// limit applies Tyger's rules: default 20, above 2000 clamped, negative refused.
+func (q *query) limit() (int, error) {
+	s, ok, err := q.single("limit")
 	if err != nil || !ok {
 		return defaultLimit, err
 	}
@@ -130,50 +105,33 @@ func parseLimit(q url.Values) (int, error) {
 	return min(n, maxLimit), nil
 }
 
-// parseTTL reads a .NET TimeSpan (D.HH:MM:SS and its shorter forms) and checks that
-// it lies within 30 s and 1 h; empty means the 1 h default.
-func parseTTL(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return defaultTTL, nil
-	}
-	ttl, ok := parseTimeSpan(s)
-	if !ok {
-		return 0, invalidInput(fmt.Sprintf("The ttl %q is not a valid TimeSpan such as 0.00:30:00.", s))
-	}
-	if ttl < minTTL {
-		return 0, invalidInput("Access TTL must be at least 30 seconds.")
-	}
-	if ttl > maxTTL {
-		return 0, invalidInput("Access TTL must be less than or equal to 01:00:00.")
-	}
-	return ttl, nil
+// accessParams is the query of POST /buffers/{id}/access.
+type accessParams struct {
+	writeable bool
+	ttl       time.Duration
 }
 
-func parseTimeSpan(s string) (time.Duration, bool) {
-	atoi := func(s string) int64 {
-		n, _ := strconv.ParseInt(s, 10, 64)
-		return n
+func readAccessParams(q *query) (accessParams, error) {
+	var p accessParams
+	var err error
+	if p.writeable, err = q.boolean("writeable"); err != nil {
+		return p, err
 	}
-	if daysOnly.MatchString(s) {
-		return time.Duration(atoi(s)) * 24 * time.Hour, true
+	// Tyger's CLI adds these when it reaches the API through Docker; they change
+	// nothing here, but they are no mistake either.
+	for _, name := range []string{"preferTcp", "fromDocker"} {
+		if _, err := q.boolean(name); err != nil {
+			return p, err
+		}
 	}
-	m := ttlPattern.FindStringSubmatch(s)
-	if m == nil {
-		return 0, false
+	ttlText, _, err := q.single("ttl")
+	if err != nil {
+		return p, err
 	}
-	days, hours, minutes, seconds := atoi(m[1]), atoi(m[2]), atoi(m[3]), atoi(m[4])
-	if hours > 23 || minutes > 59 || seconds > 59 {
-		return 0, false
+	if p.ttl, err = model.ParseAccessTTL(ttlText); err != nil {
+		return p, invalidInput(err.Error())
 	}
-	d := time.Duration(days)*24*time.Hour + time.Duration(hours)*time.Hour +
-		time.Duration(minutes)*time.Minute + time.Duration(seconds)*time.Second
-	if frac := m[5]; frac != "" {
-		// Seven digits are 100 ns ticks; pad shorter fractions on the right.
-		ticks := atoi(frac + strings.Repeat("0", 7-len(frac)))
-		d += time.Duration(ticks) * 100 * time.Nanosecond
-	}
-	return d, true
+	return p, nil
 }
 
 // ifMatch reads the If-Match header: the raw ETag, tolerated in double quotes; empty
@@ -193,32 +151,9 @@ func ifMatch(r *http.Request) string {
 // limit, plus the store's continuation token. The function key (`code`) is left out
 // on purpose so it is never echoed into a response body.
 func nextLink(f model.Filter, limit int, continuation string) string {
-	q := url.Values{}
+	q := model.EncodeFilter(f)
 	q.Set("api-version", currentVersion)
-	for k, v := range f.Tags {
-		q.Set("tag["+k+"]", v)
-	}
-	for k, v := range f.ExcludeTags {
-		q.Set("excludeTag["+k+"]", v)
-	}
-	if f.SoftDeleted {
-		q.Set("softDeleted", "true")
-	}
 	q.Set("limit", strconv.Itoa(limit))
 	q.Set("_ct", continuation)
 	return "/api/buffers?" + q.Encode()
-}
-
-// softDeletedOnly reads Tyger's softDeleted switch: true selects soft-deleted
-// buffers instead of live ones.
-func softDeletedOnly(q url.Values) (bool, error) {
-	s, ok, err := singleValue(q, "softDeleted")
-	if err != nil || !ok {
-		return false, err
-	}
-	v, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, invalidInput("softDeleted must be true or false")
-	}
-	return v, nil
 }

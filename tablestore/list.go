@@ -101,17 +101,7 @@ func parseIndexRow(raw []byte) (indexRow, error) {
 // with each buffer that the filter selects, in index order, until visit returns false
 // or want buffers were visited (0: no limit).
 func (s *Store) scan(ctx context.Context, f model.Filter, after string, want int, visit func(model.Buffer, string) bool) error {
-	table, pk, probe := s.order, orderPartition, (*tagPair)(nil)
-	if len(f.Tags) > 0 {
-		// Any included pair finds every match; the first key keeps it deterministic.
-		keys := make([]string, 0, len(f.Tags))
-		for k := range f.Tags {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		probe = &tagPair{keys[0], f.Tags[keys[0]]}
-		table, pk = s.tags, tagPartition(probe.key, probe.value)
-	}
+	table, pk, probe := s.indexFor(f)
 	filter := "PartitionKey eq " + odataQuote(pk)
 	if after != "" {
 		filter += " and RowKey gt " + odataQuote(after)
@@ -121,10 +111,8 @@ func (s *Store) scan(ctx context.Context, f model.Filter, after string, want int
 		top = int32(want)
 	}
 	pager := table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: &top})
-	var leftovers []indexRow
-	var settled []candidate
-	defer func() { s.tidy(ctx, table, pk, leftovers, settled) }()
-	visited := 0
+	sc := &scanner{store: s, filter: f, probe: probe, want: want, visit: visit}
+	defer func() { s.tidy(ctx, table, pk, sc.leftovers, sc.settled) }()
 	// With a filter a page may come back short or empty while more remain: keep
 	// paging until the pager runs out.
 	for pager.More() {
@@ -140,37 +128,75 @@ func (s *Store) scan(ctx context.Context, f model.Filter, after string, want int
 			}
 			rows = append(rows, r)
 		}
-		for len(rows) > 0 {
-			// Check only about as many candidates as buffers are still wanted, so a
-			// small page does not pay for a full index page of point reads.
-			n := len(rows)
-			if want > 0 {
-				n = min(n, max(want-visited, fanOut))
-			}
-			checked, err := s.checkCandidates(ctx, rows[:n], f, probe)
-			if err != nil {
-				return err
-			}
-			for i, c := range checked {
-				if c.tidy {
-					leftovers = append(leftovers, rows[i])
-					settled = append(settled, c)
-				}
-				if !c.selected {
-					continue
-				}
-				if !visit(c.buf, rows[i].rowKey) {
-					return nil
-				}
-				visited++
-				if want > 0 && visited == want {
-					return nil
-				}
-			}
-			rows = rows[n:]
+		if done, err := sc.visitRows(ctx, rows); done || err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// indexFor picks the index partition that finds every buffer f selects: the order
+// index, or the entries of one included tag pair (the first key, so it is
+// deterministic) which it returns as the probe.
+func (s *Store) indexFor(f model.Filter) (*aztables.Client, string, *tagPair) {
+	if len(f.Tags) == 0 {
+		return s.order, orderPartition, nil
+	}
+	keys := make([]string, 0, len(f.Tags))
+	for k := range f.Tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	probe := &tagPair{keys[0], f.Tags[keys[0]]}
+	return s.tags, tagPartition(probe.key, probe.value), probe
+}
+
+// scanner is one scan's state across index pages.
+type scanner struct {
+	store   *Store
+	filter  model.Filter
+	probe   *tagPair
+	want    int
+	visit   func(model.Buffer, string) bool
+	visited int
+	// leftovers are stale pending entries to settle once the scan is over.
+	leftovers []indexRow
+	settled   []candidate
+}
+
+// visitRows decides one page of index rows and visits those selected; done means the
+// scan is over (visit said stop, or want buffers were visited).
+func (sc *scanner) visitRows(ctx context.Context, rows []indexRow) (done bool, err error) {
+	for len(rows) > 0 {
+		// Check only about as many candidates as buffers are still wanted, so a
+		// small page does not pay for a full index page of point reads.
+		n := len(rows)
+		if sc.want > 0 {
+			n = min(n, max(sc.want-sc.visited, fanOut))
+		}
+		checked, err := sc.store.checkCandidates(ctx, rows[:n], sc.filter, sc.probe)
+		if err != nil {
+			return true, err
+		}
+		for i, c := range checked {
+			if c.tidy {
+				sc.leftovers = append(sc.leftovers, rows[i])
+				sc.settled = append(sc.settled, c)
+			}
+			if !c.selected {
+				continue
+			}
+			if !sc.visit(c.buf, rows[i].rowKey) {
+				return true, nil
+			}
+			sc.visited++
+			if sc.want > 0 && sc.visited == sc.want {
+				return true, nil
+			}
+		}
+		rows = rows[n:]
+	}
+	return false, nil
 }
 
 type tagPair struct{ key, value string }

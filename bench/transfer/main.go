@@ -108,81 +108,114 @@ func run(ctx context.Context, cfg config) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-
-	fmt.Printf("writing %d bytes of gen data to a temp file...\n", cfg.size)
-	input := filepath.Join(dir, "input.bin")
-	if err := writeGenFile(input, cfg.size); err != nil {
+	env, err := prepare(ctx, cfg, dir)
+	if err != nil {
 		return err
+	}
+	defer env.az.Stop()
+
+	loadBefore := loadAverage()
+	res, err := env.measureAll(ctx, cfg, spool)
+	if err != nil {
+		return err
+	}
+	report(cfg, res.spoolWrite, res.baseWrite, res.spoolRead, res.baseRead)
+	fmt.Printf("machine: %d CPUs; 1-minute load average %s before the runs, %s after (Azurite and other work share these CPUs)\n",
+		runtime.NumCPU(), loadBefore, loadAverage())
+	return nil
+}
+
+// benchEnv is what every measured transfer needs: the input file with its block
+// MD5s, a disk-backed Azurite and one container each for spool and the baseline.
+type benchEnv struct {
+	input             string
+	md5s              [][]byte
+	az                *azurite.Instance
+	spoolBuf, baseBuf *container.Client
+	writeURL, readURL *url.URL
+}
+
+func prepare(ctx context.Context, cfg config, dir string) (*benchEnv, error) {
+	env := &benchEnv{input: filepath.Join(dir, "input.bin")}
+	fmt.Printf("writing %d bytes of gen data to a temp file...\n", cfg.size)
+	if err := writeGenFile(env.input, cfg.size); err != nil {
+		return nil, err
 	}
 	fmt.Println("starting disk-backed Azurite...")
 	az, err := azurite.Start(azurite.Options{Dir: filepath.Join(dir, "azurite")})
 	if err != nil {
-		return fmt.Errorf("starting azurite: %w", err)
+		return nil, fmt.Errorf("starting azurite: %w", err)
 	}
-	defer az.Stop()
-	svc, err := service.NewClientFromConnectionString(az.ConnectionString(), nil)
+	env.az = az
+	if err := env.makeContainers(ctx); err != nil {
+		az.Stop()
+		return nil, err
+	}
+	fmt.Println("computing the baseline's Content-MD5s (not timed)...")
+	if env.md5s, err = blockMD5s(env.input, cfg.size); err != nil {
+		az.Stop()
+		return nil, err
+	}
+	return env, nil
+}
+
+func (env *benchEnv) makeContainers(ctx context.Context) error {
+	svc, err := service.NewClientFromConnectionString(env.az.ConnectionString(), nil)
 	if err != nil {
 		return err
 	}
-	spoolBuf := svc.NewContainerClient("benchspool")
-	baseBuf := svc.NewContainerClient("benchbaseline")
-	for _, c := range []*container.Client{spoolBuf, baseBuf} {
+	env.spoolBuf = svc.NewContainerClient("benchspool")
+	env.baseBuf = svc.NewContainerClient("benchbaseline")
+	for _, c := range []*container.Client{env.spoolBuf, env.baseBuf} {
 		if _, err := c.Create(ctx, nil); err != nil {
 			return fmt.Errorf("creating container: %w", err)
 		}
 	}
-	writeURL, err := sasURL(spoolBuf, sas.ContainerPermissions{Read: true, Create: true})
-	if err != nil {
+	if env.writeURL, err = sasURL(env.spoolBuf, sas.ContainerPermissions{Read: true, Create: true}); err != nil {
 		return err
 	}
-	readURL, err := sasURL(spoolBuf, sas.ContainerPermissions{Read: true})
-	if err != nil {
-		return err
-	}
+	env.readURL, err = sasURL(env.spoolBuf, sas.ContainerPermissions{Read: true})
+	return err
+}
 
-	fmt.Println("computing the baseline's Content-MD5s (not timed)...")
-	md5s, err := blockMD5s(input, cfg.size)
-	if err != nil {
-		return err
-	}
+// results holds the four timed transfers.
+type results struct {
+	spoolWrite, baseWrite, spoolRead, baseRead result
+}
 
-	loadBefore := loadAverage()
+func (env *benchEnv) measureAll(ctx context.Context, cfg config, spool string) (results, error) {
+	var res results
+	var err error
 	fmt.Println("baseline write (azblob Put Blob, dop 16)...")
-	baseWrite, err := baselineWrite(ctx, baseBuf, input, md5s)
-	if err != nil {
-		return fmt.Errorf("baseline write: %w", err)
+	if res.baseWrite, err = baselineWrite(ctx, env.baseBuf, env.input, env.md5s); err != nil {
+		return res, fmt.Errorf("baseline write: %w", err)
 	}
 	fmt.Println("spool write...")
-	spoolWrite, err := measure(ctx, cfg, func() error {
-		f, err := os.Open(input)
+	res.spoolWrite, err = measure(ctx, cfg, func() error {
+		f, err := os.Open(env.input)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		_, err = transfer.Write(ctx, transfer.StaticURL(writeURL), f, transfer.WriteOptions{})
+		_, err = transfer.Write(ctx, transfer.StaticURL(env.writeURL), f, transfer.WriteOptions{})
 		return err
-	}, spool, "buffer", "write", writeURL.String(), "-i", input)
+	}, spool, "buffer", "write", env.writeURL.String(), "-i", env.input)
 	if err != nil {
-		return fmt.Errorf("spool write: %w", err)
+		return res, fmt.Errorf("spool write: %w", err)
 	}
 	fmt.Println("baseline read (azblob Get Blob, dop 32)...")
-	baseRead, err := baselineRead(ctx, baseBuf, cfg.size)
-	if err != nil {
-		return fmt.Errorf("baseline read: %w", err)
+	if res.baseRead, err = baselineRead(ctx, env.baseBuf, cfg.size); err != nil {
+		return res, fmt.Errorf("baseline read: %w", err)
 	}
 	fmt.Println("spool read...")
-	spoolRead, err := measure(ctx, cfg, func() error {
-		_, err := transfer.Read(ctx, transfer.StaticURL(readURL), io.Discard, transfer.ReadOptions{})
+	res.spoolRead, err = measure(ctx, cfg, func() error {
+		_, err := transfer.Read(ctx, transfer.StaticURL(env.readURL), io.Discard, transfer.ReadOptions{})
 		return err
-	}, spool, "buffer", "read", readURL.String(), "-o", os.DevNull)
+	}, spool, "buffer", "read", env.readURL.String(), "-o", os.DevNull)
 	if err != nil {
-		return fmt.Errorf("spool read: %w", err)
+		return res, fmt.Errorf("spool read: %w", err)
 	}
-
-	report(cfg, spoolWrite, baseWrite, spoolRead, baseRead)
-	fmt.Printf("machine: %d CPUs; 1-minute load average %s before the runs, %s after (Azurite and other work share these CPUs)\n",
-		runtime.NumCPU(), loadBefore, loadAverage())
-	return nil
+	return res, nil
 }
 
 func loadAverage() string {

@@ -27,6 +27,43 @@ func checkedTags(flag string, tags map[string]string) (map[string]string, error)
 	return maps.Clone(tags), nil
 }
 
+// checkedFilter validates the --tag and --exclude-tag pairs of a selection.
+func checkedFilter(tags, exclude map[string]string) (client.ListOptions, error) {
+	t, err := checkedTags("tag", tags)
+	if err != nil {
+		return client.ListOptions{}, err
+	}
+	x, err := checkedTags("exclude-tag", exclude)
+	if err != nil {
+		return client.ListOptions{}, err
+	}
+	return client.ListOptions{Tags: t, ExcludeTags: x}, nil
+}
+
+// clientForID checks that the only argument is there (a buffer ID, checked by the
+// client) and returns the client.
+func (a *app) clientForID(args []string) (*client.Client, error) {
+	if err := wantArgs(args, 1, "the buffer ID"); err != nil {
+		return nil, err
+	}
+	return a.client()
+}
+
+// recordChange reads the --tag and --ttl of create and set, and returns the client
+// to send them with.
+func (a *app) recordChange(fs *pflag.FlagSet, tags map[string]string, ttl string) (*client.Client, client.Change, error) {
+	t, err := checkedTags("tag", tags)
+	if err != nil {
+		return nil, client.Change{}, err
+	}
+	expiresAt, err := expiryFrom(fs, ttl)
+	if err != nil {
+		return nil, client.Change{}, err
+	}
+	c, err := a.client()
+	return c, client.Change{Tags: t, ExpiresAt: expiresAt}, err
+}
+
 func createCommand() command {
 	return command{
 		name:    "create",
@@ -45,19 +82,11 @@ expires that long from now: it is then soft-deleted (restorable for a while, see
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
 				}
-				t, err := checkedTags("tag", *tags)
+				c, ch, err := a.recordChange(fs, *tags, *ttl)
 				if err != nil {
 					return err
 				}
-				expiresAt, err := expiryFrom(fs, *ttl)
-				if err != nil {
-					return err
-				}
-				c, err := a.client()
-				if err != nil {
-					return err
-				}
-				b, err := c.CreateBuffer(ctx, client.CreateRequest{Tags: t, ExpiresAt: expiresAt})
+				b, err := c.CreateBuffer(ctx, client.CreateRequest{Tags: ch.Tags, ExpiresAt: ch.ExpiresAt})
 				if err != nil {
 					return err
 				}
@@ -83,18 +112,11 @@ purged).`,
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			deleted := fs.Bool("soft-deleted", false, "show a soft-deleted buffer")
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "the buffer ID"); err != nil {
-					return err
-				}
-				c, err := a.client()
+				c, err := a.clientForID(args)
 				if err != nil {
 					return err
 				}
-				get := c.GetBuffer
-				if *deleted {
-					get = c.GetDeletedBuffer
-				}
-				b, err := get(ctx, args[0])
+				b, err := c.GetBuffer(ctx, args[0], client.GetOptions{SoftDeleted: *deleted})
 				if err != nil {
 					return err
 				}
@@ -129,34 +151,15 @@ is purged.`,
 				if len(*tags) == 0 && !fs.Changed("ttl") {
 					return usagef("", "give the new tags with --tag KEY=VALUE (set replaces all of the buffer's tags), or a new expiry with --ttl")
 				}
-				t, err := checkedTags("tag", *tags)
+				c, ch, err := a.recordChange(fs, *tags, *ttl)
 				if err != nil {
 					return err
 				}
-				expiresAt, err := expiryFrom(fs, *ttl)
-				if err != nil {
-					return err
-				}
-				c, err := a.client()
-				if err != nil {
-					return err
-				}
-				ch := client.Change{Tags: t, ExpiresAt: expiresAt, SoftDeleted: *deleted, ETag: *etag}
+				ch.SoftDeleted, ch.ETag = *deleted, *etag
 				if len(*tags) == 0 {
-					// Only the expiry changes: keep the tags as read, and make sure
-					// they are still the tags when the change lands.
-					get := c.GetBuffer
-					if *deleted {
-						get = c.GetDeletedBuffer
-					}
-					cur, err := get(ctx, args[0])
-					if err != nil {
+					if ch, err = keepTags(ctx, c, args[0], ch); err != nil {
 						return err
 					}
-					if *etag != "" && *etag != cur.ETag {
-						return fmt.Errorf("buffer %s has changed since etag %s (it is now %s)", args[0], *etag, cur.ETag)
-					}
-					ch.Tags, ch.ETag = cur.Tags, cur.ETag
 				}
 				b, err := c.UpdateBuffer(ctx, args[0], ch)
 				if err != nil {
@@ -166,6 +169,20 @@ is purged.`,
 			}
 		},
 	}
+}
+
+// keepTags fills a change of the expiry alone with the tags as read, and with the
+// etag they were read at, so that they are still the tags when the change lands.
+func keepTags(ctx context.Context, c *client.Client, id string, ch client.Change) (client.Change, error) {
+	cur, err := c.GetBuffer(ctx, id, client.GetOptions{SoftDeleted: ch.SoftDeleted})
+	if err != nil {
+		return ch, err
+	}
+	if ch.ETag != "" && ch.ETag != cur.ETag {
+		return ch, fmt.Errorf("buffer %s has changed since etag %s (it is now %s)", id, ch.ETag, cur.ETag)
+	}
+	ch.Tags, ch.ETag = cur.Tags, cur.ETag
+	return ch, nil
 }
 
 func listCommand() command {
@@ -190,19 +207,16 @@ can still be restored instead of live ones.`, defaultListMax),
 				if *limit < 0 {
 					return usagef("", "--limit must be a non-negative integer, got %d", *limit)
 				}
-				t, err := checkedTags("tag", *tags)
+				sel, err := checkedFilter(*tags, *exclude)
 				if err != nil {
 					return err
 				}
-				x, err := checkedTags("exclude-tag", *exclude)
-				if err != nil {
-					return err
-				}
+				sel.SoftDeleted = *deleted
 				c, err := a.client()
 				if err != nil {
 					return err
 				}
-				items, truncated, err := c.ListAllBuffers(ctx, client.ListOptions{Tags: t, ExcludeTags: x, SoftDeleted: *deleted}, *limit)
+				items, truncated, err := c.ListAllBuffers(ctx, sel, *limit)
 				if err != nil {
 					return err
 				}
@@ -229,12 +243,12 @@ also write it) straight from Blob Storage until it expires. Treat it as a secret
 		example: "  spool buffer access yf4sx2aqzitepjhmxjhanomn5e --write > url.txt\n  spool buffer write url.txt -i data.bin",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			write := fs.BoolP("write", "w", false, "ask for write access as well as read")
-			ttl := fs.String("access-ttl", "", "how long the URL stays valid, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
+			ttl := fs.String("access-ttl", "", "how long the URL stays valid, as `HH:MM:SS` (30 s to 1 h; default 1 h)")
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "the buffer ID"); err != nil {
+				if err := checkAccessTTL(*ttl); err != nil {
 					return err
 				}
-				c, err := a.client()
+				c, err := a.clientForID(args)
 				if err != nil {
 					return err
 				}

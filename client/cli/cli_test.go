@@ -77,6 +77,16 @@ func TestUsageErrorsExitTwoWithOneLineAndAHint(t *testing.T) {
 		{[]string{"buffer", "list", "--limit", "x"}, "invalid argument"},
 		{[]string{"buffer", "list", "--exclude-tag", "a=b c"}, "--exclude-tag: invalid value"},
 		{[]string{"buffer", "write", fakeID, "--block-size", "0"}, "it must be at least 1 byte"},
+		{[]string{"buffer", "write", fakeID, "-b", "5000M"}, "it must be at most 4000M"},
+		{[]string{"buffer", "write", fakeID, "-b", "1.5"}, "not a whole number of bytes"},
+		{[]string{"buffer", "gen", "0.1K"}, "not a whole number of bytes"},
+		{[]string{"buffer", "access", fakeID, "--access-ttl", "0.00:00:10"}, "at least 30 seconds"},
+		{[]string{"--server-url", "http:/127.0.0.1:7071/api?code=K", "buffer", "show", fakeID}, "--server-url: invalid server URL"},
+		{[]string{"buffer", "list", "--server-url", "ftp://127.0.0.1/api"}, "--server-url: invalid server URL"},
+		{[]string{"buffer", "access", fakeID, "--access-ttl", "0.02:00:00"}, "at most 1 hour"},
+		{[]string{"buffer", "access", fakeID, "--access-ttl", "10m"}, "--access-ttl: ttl \"10m\" is not D.HH:MM:SS"},
+		{[]string{"buffer", "read", fakeID, "--access-ttl", "0.00:00:05"}, "at least 30 seconds"},
+		{[]string{"buffer", "write", fakeID, "--access-ttl", "2"}, "at most 1 hour"},
 		{[]string{"buffer", "write", fakeID, "--block-size", "-4M"}, "must not be negative"},
 		{[]string{"buffer", "write", fakeID, "-b", "16m"}, `invalid size "16m"`},
 		{[]string{"buffer", "write", fakeID, "--dop", "0"}, "--dop must be at least 1"},
@@ -148,6 +158,23 @@ func TestBadBufferArgumentsFailWithoutTouchingTheServer(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(existing); string(data) != "precious" {
 		t.Errorf("a failed read truncated its output file: %q", data)
+	}
+}
+
+func TestAnAccessTTLTheServerWouldRefuseIsRefusedBeforeAnyRequest(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	t.Setenv("SPOOL_SERVER_URL", srv.URL+"/api")
+	for _, cmd := range []string{"access", "read", "write"} {
+		for _, ttl := range []string{"0.00:00:10", "0.01:00:01", "1", "soon"} {
+			if r := runCLI(t, "", "buffer", cmd, fakeID, "--access-ttl", ttl); r.code != exitUsage || !strings.Contains(r.stderr, "--access-ttl") {
+				t.Errorf("%s --access-ttl %s: %+v", cmd, ttl, r)
+			}
+		}
+	}
+	if calls.Load() != 0 {
+		t.Errorf("server called %d times", calls.Load())
 	}
 }
 
@@ -413,5 +440,17 @@ func TestInputSizeIsKnownForFilesButOnlyNamedFilesSkipTheFlushInterval(t *testin
 	}
 	if _, _, _, err := a.openInput(filepath.Join(t.TempDir(), "missing")); err == nil || !strings.Contains(err.Error(), "opening the input") {
 		t.Errorf("missing input: %v", err)
+	}
+}
+
+func TestAServerURLWithoutTheRoutePrefixGetsAHint(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler()) // what a host says for an unknown route
+	defer srv.Close()
+	t.Setenv("SPOOL_SERVER_URL", srv.URL)
+	for _, args := range [][]string{{"buffer", "show", fakeID}, {"buffer", "list"}, {"buffer", "read", fakeID}, {"buffer", "create"}} {
+		r := runCLI(t, "", args...)
+		if r.code != exitFailure || !strings.Contains(r.stderr, "route prefix, as in http://127.0.0.1:7071/api") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%v: %+v", args, r)
+		}
 	}
 }

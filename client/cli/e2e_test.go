@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"spool/client"
+	"spool/client/testpattern"
 	"spool/handler"
 	"spool/internal/azurite"
 )
@@ -82,7 +83,7 @@ func runWithInput(ctx context.Context, stdin io.Reader, args ...string) result {
 func generated(t *testing.T, n int64) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := client.Generate(&b, n); err != nil {
+	if err := testpattern.Write(&b, n); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -199,7 +200,7 @@ func TestEndToEndControlPlaneAndTransfersThroughTheCLI(t *testing.T) {
 		t.Fatalf("the error shows the SAS signature: %q", r.stderr)
 	}
 	r = runCLI(t, "", "buffer", "access", other, "--access-ttl", "0.00:00:10")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "at least 30 seconds") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "at least 30 seconds") { // refused before any request
 		t.Fatalf("access with too short a TTL: %+v", r)
 	}
 	w := runCLI(t, "", "buffer", "access", other, "-w", "--access-ttl", "0.00:05:00")
@@ -406,14 +407,21 @@ func TestEndToEndListPagesFollowTheHandlersNextLinks(t *testing.T) {
 	}
 }
 
-// TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
-// signal wiring in main is covered too.
-func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
-	liveServer(t)
+// buildSpool builds the real binary, for tests of what main wires up.
+func buildSpool(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "spool")
 	if out, err := exec.Command("go", "build", "-o", bin, "spool/cmd/spool").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
+// signal wiring in main is covered too.
+func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
+	liveServer(t)
+	bin := buildSpool(t)
 	id := createBuffer(t)
 	cmd := exec.Command(bin, "buffer", "write", id, "-f", "100ms")
 	stdin, err := cmd.StdinPipe()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"spool/client"
+	"spool/client/access"
 	"spool/client/transfer"
 	"spool/handler"
 	"spool/internal/azurite"
@@ -372,5 +373,5 @@ func resolveForTest(t *testing.T, id string, writeable bool) (transfer.AccessSou
 	if err != nil {
 		return nil, err
 	}
-	return client.ResolveBuffer(context.Background(), c, id, client.ResolveOptions{Writeable: writeable})
+	return access.Resolve(context.Background(), c, id, access.Options{Writeable: writeable})
 }

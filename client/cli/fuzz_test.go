@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -43,6 +44,43 @@ func FuzzTagFlag(f *testing.F) {
 		}
 		if !maps.Equal(*back, checked) {
 			t.Fatalf("%q gave %v, printed back it gives %v", value, checked, *back)
+		}
+	})
+}
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"0", "1", "1000", "512K", "16M", "1.5M", "4MiB", "1G", "10GB", "1T", "-1", "", " 7 ", "1e3", "9223372036854775807", "8E", "0.1K", "1KB1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseSize(s)
+		if err != nil {
+			if n != 0 {
+				t.Errorf("parseSize(%q) failed but returned %d", s, n)
+			}
+			return
+		}
+		if n < 0 {
+			t.Fatalf("parseSize(%q) = %d, a negative size", s, n)
+		}
+		// Round trips: the plain byte count and, when exact, KiB and MiB forms.
+		for _, form := range []struct {
+			text string
+			ok   bool
+		}{
+			{fmt.Sprint(n), true},
+			{fmt.Sprintf("%dK", n>>10), n%(1<<10) == 0},
+			{fmt.Sprintf("%dMiB", n>>20), n%(1<<20) == 0},
+		} {
+			if !form.ok {
+				continue
+			}
+			if back, err := parseSize(form.text); err != nil || back != n {
+				t.Errorf("parseSize(%q) = %d, but %q gives %d, %v", s, n, form.text, back, err)
+			}
+		}
+		if b, err := parseBlockSize(s); (err == nil) != (n > 0 && n <= maxBlockSize) || (err == nil && b != n) {
+			t.Errorf("parseBlockSize(%q) = %d, %v for size %d", s, b, err, n)
 		}
 	})
 }

@@ -15,7 +15,8 @@ import (
 	"spool/internal/model"
 )
 
-// ttlFlag defines --ttl, a lifetime in Tyger's D.HH:MM:SS grammar.
+// ttlFlag defines --ttl, a lifetime in the API's TimeSpan grammar
+// (model.ParseTimeSpan), the one the server reads.
 func ttlFlag(fs *pflag.FlagSet, usage string) *string {
 	return fs.String("ttl", "", usage)
 }
@@ -32,6 +33,18 @@ func expiryFrom(fs *pflag.FlagSet, ttl string) (*time.Time, error) {
 	}
 	at := time.Now().Add(d).UTC()
 	return &at, nil
+}
+
+// checkAccessTTL refuses locally an --access-ttl the server would refuse, with the
+// server's message; empty asks for the server's default.
+func checkAccessTTL(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := model.ParseAccessTTL(s); err != nil {
+		return usagef("", "--access-ttl: %v", err)
+	}
+	return nil
 }
 
 // lifecycleCommand is delete, restore or purge: of the buffers named by ID, or of all
@@ -63,30 +76,9 @@ without a terminal to ask on, --force is required.`,
 			all := fs.Bool("all", false, "select every buffer")
 			force := fs.Bool("force", false, "do not ask for confirmation")
 			return func(ctx context.Context, args []string) error {
-				given := 0
-				for _, g := range []bool{len(args) > 0, len(*tags) > 0, *all} {
-					if g {
-						given++
-					}
-				}
-				if given != 1 {
-					return usagef("", "give exactly one of: buffer IDs, --tag KEY=VALUE, or --all")
-				}
-				if len(args) > 0 && len(*exclude) > 0 {
-					return usagef("", "--exclude-tag applies to --tag or --all, not to buffer IDs")
-				}
-				t, err := checkedTags("tag", *tags)
+				sel, err := selection(args, *tags, *exclude, *all)
 				if err != nil {
 					return err
-				}
-				x, err := checkedTags("exclude-tag", *exclude)
-				if err != nil {
-					return err
-				}
-				for _, id := range args {
-					if err := client.ValidateID(id); err != nil {
-						return usagef("", "%v", err)
-					}
 				}
 				c, err := a.client()
 				if err != nil {
@@ -95,10 +87,33 @@ without a terminal to ask on, --force is required.`,
 				if len(args) > 0 {
 					return a.applyToIDs(ctx, c, op, args)
 				}
-				return a.applyToSelection(ctx, c, op, client.ListOptions{Tags: t, ExcludeTags: x}, *force)
+				return a.applyToSelection(ctx, c, op, sel, *force)
 			}
 		},
 	}
+}
+
+// selection checks that exactly one of IDs, --tag or --all names the buffers, and
+// returns the tag filter when it is not IDs.
+func selection(ids []string, tags, exclude map[string]string, all bool) (client.ListOptions, error) {
+	given := 0
+	for _, g := range []bool{len(ids) > 0, len(tags) > 0, all} {
+		if g {
+			given++
+		}
+	}
+	if given != 1 {
+		return client.ListOptions{}, usagef("", "give exactly one of: buffer IDs, --tag KEY=VALUE, or --all")
+	}
+	if len(ids) > 0 && len(exclude) > 0 {
+		return client.ListOptions{}, usagef("", "--exclude-tag applies to --tag or --all, not to buffer IDs")
+	}
+	for _, id := range ids {
+		if err := client.ValidateID(id); err != nil {
+			return client.ListOptions{}, usagef("", "%v", err)
+		}
+	}
+	return checkedFilter(tags, exclude)
 }
 
 // applyToIDs handles IDs one at a time, stopping at the first failure, and prints one

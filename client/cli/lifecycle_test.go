@@ -190,3 +190,18 @@ func TestAPurgedBufferIsGoneAfterTheSweepAndItsOldURLReadsNothing(t *testing.T) 
 		t.Fatalf("reading a purged buffer's old URL: %+v", r)
 	}
 }
+
+func TestDeletingTwiceSaysAlreadySoftDeletedWithoutTalkingAboutEtags(t *testing.T) {
+	liveServer(t)
+	id := createBuffer(t)
+	if r := runCLI(t, "", "buffer", "delete", id); r.code != 0 {
+		t.Fatalf("delete: %+v", r)
+	}
+	r := runCLI(t, "", "buffer", "delete", id)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "already soft-deleted") || strings.Contains(strings.ToLower(r.stderr), "etag") {
+		t.Fatalf("second delete: %+v", r)
+	}
+	if r := runCLI(t, "", "buffer", "purge", id); r.code != 0 {
+		t.Fatalf("purge: %+v", r)
+	}
+}

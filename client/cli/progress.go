@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"spool/internal/redact"
 )
 
 // progressEvery is how often the terminal line is redrawn.
@@ -52,7 +54,8 @@ func (p *progress) logf(format string, args ...any) {
 	if p.tty {
 		fmt.Fprint(p.out, "\r\033[K")
 	}
-	fmt.Fprintf(p.out, "spool: warning: "+format+"\n", args...)
+	// Warnings quote storage's answers, which can quote a request URL.
+	fmt.Fprintf(p.out, "spool: warning: %s\n", redact.String(fmt.Sprintf(format, args...)))
 }
 
 func (p *progress) redraw() {

@@ -1,5 +1,7 @@
-// Package cli is the spool command line: flag parsing, help, output and exit
-// statuses over the client library. cmd/spool only wires it to the process.
+// Package cli is the spool command line: flags and the grammars of their values
+// (sizes like 4M or 1G, KEY=VALUE tags, D.HH:MM:SS lifetimes), help, output and exit
+// statuses, over the client, client/access and client/transfer libraries. cmd/spool
+// only wires it to the process.
 package cli
 
 import (
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"spool/client"
+	"spool/internal/redact"
 )
 
 // Exit statuses.
@@ -82,7 +85,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err == nil || errors.Is(err, errHelpShown):
 		return exitOK
 	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "spool: %v\n", uerr.err)
+		fmt.Fprintf(stderr, "spool: %s\n", safeLine(uerr.err))
 		if uerr.cmd != "" {
 			fmt.Fprintf(stderr, "Run 'spool buffer %s --help' for usage.\n", uerr.cmd)
 		} else {
@@ -93,7 +96,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "spool: canceled")
 		return exitCanceled
 	default:
-		fmt.Fprintf(stderr, "spool: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "spool: %s\n", safeLine(err))
 		return exitFailure
 	}
 }
@@ -204,7 +207,11 @@ func (a *app) client() (*client.Client, error) {
 	if serverURL == "" {
 		serverURL = os.Getenv("SPOOL_SERVER_URL")
 	}
-	return client.New(client.Options{ServerURL: serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY")})
+	c, err := client.New(client.Options{ServerURL: serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY")})
+	if err != nil && a.serverURL != "" {
+		return nil, usagef("", "--server-url: %v", err) // a flag given wrong, like any other
+	}
+	return c, err
 }
 
 // printJSON writes v to stdout, indented with two spaces as Tyger's CLI does.
@@ -226,6 +233,13 @@ func (a *app) stderrIsTerminal() bool {
 // oneLine keeps a failure to one line on the terminal.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// safeLine is how every error reaches the terminal: on one line, and with any
+// credential scrubbed. The messages are written not to carry one; this is the last
+// line of defence for those that quote something they should not.
+func safeLine(err error) string {
+	return redact.String(oneLine(err.Error()))
 }
 
 // wantArgs checks the number of positional arguments.

@@ -6,11 +6,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,5 +186,106 @@ func TestNoSecretInHandlerLogsOrFailingTransferOutput(t *testing.T) {
 		Tries: failing,
 		Outcome: fmt.Sprintf("%d failing CLI runs (read URL writing, rewrites, tampered, expired, unknown ID, storage refusing the key, no server) and %d bytes of handler logs searched for %d secrets: none found",
 			failing, len(logs.String())+len(badLogs.String()), len(secrets)),
+	})
+}
+
+// mistyped are the ways a pasted URL goes wrong, from the well-formed base (with
+// %s where its secret goes) and the replacement of one part of it by a wrong one.
+func mistyped(base, part, wrong string) map[string]string {
+	return map[string]string{
+		"leading space":       " " + base,
+		"one slash":           strings.Replace(base, "http://", "http:/", 1),
+		"no colon":            strings.Replace(base, "http://", "http//", 1),
+		"bad escape in query": base + "%%zz",
+		"space inside":        strings.Replace(base, part, wrong, 1),
+	}
+}
+
+// mistypedURLs are mistyped access URLs carrying a signature, to a host that
+// refuses everything.
+func mistypedURLs(host string) map[string]string {
+	base := "http://" + host + "/devstoreaccount1/abcdefghijklmnopqrstuvwxyz?sv=2023-01-03&sp=r&sig=%s"
+	forms := mistyped(base, "/devstoreaccount1/", "/devstore account1/")
+	forms["bad escape in path"] = strings.Replace(base, "/devstoreaccount1/", "/dev%%zz/", 1)
+	forms["well formed"] = base // refused by storage; and no buffer ID
+	return forms
+}
+
+// mistypedServerURLs are mistyped --server-url values carrying a function key.
+func mistypedServerURLs(host string) map[string]string {
+	base := "http://" + host + "/api?code=%s"
+	forms := mistyped(base, "/api", " /api")
+	forms["without /api"] = strings.Replace(base, "/api", "", 1)
+	return forms
+}
+
+// checkNoSecretAndOneLineError pins what a failing run with a secret in its
+// arguments prints: exit 1 or 2, nothing on stdout, one "spool: " error line (and
+// for a usage error the hint), and the secret nowhere.
+func checkNoSecretAndOneLineError(t *testing.T, r result, secrets ...string) {
+	t.Helper()
+	if r.code != exitFailure && r.code != exitUsage {
+		t.Errorf("exit %d, want 1 or 2 (stderr %q)", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	if !strings.HasPrefix(lines[0], "spool: ") || len(lines) > 2 || (len(lines) == 2 && !strings.Contains(lines[1], "--help' for usage")) {
+		t.Errorf("stderr is not one clear error line: %q", r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	for _, s := range secrets {
+		if strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("the secret %q appears in the output: stdout %q, stderr %q", s, r.stdout, r.stderr)
+		}
+	}
+}
+
+func TestMistypedURLArgumentsFailWithoutShowingTheirSecret(t *testing.T) {
+	var calls atomic.Int32
+	refuser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer refuser.Close()
+	host := strings.TrimPrefix(refuser.URL, "http://")
+	t.Setenv("SPOOL_SERVER_URL", refuser.URL+"/api")
+	const sig = "SECRETsig0c0ffee%2Bkey%3D"
+	secrets := []string{sig, "SECRETsig0c0ffee+key=", "SECRETsig0c0ffee"}
+	commands := map[string][]string{
+		"show":    {"buffer", "show", "ARG"},
+		"set":     {"buffer", "set", "ARG", "--tag", "a=1"},
+		"access":  {"buffer", "access", "ARG"},
+		"write":   {"buffer", "write", "ARG"},
+		"read":    {"buffer", "read", "ARG"},
+		"delete":  {"buffer", "delete", "ARG"},
+		"restore": {"buffer", "restore", "ARG"},
+		"purge":   {"buffer", "purge", "ARG"},
+	}
+	runs := 0
+	for name, args := range commands {
+		for form, pattern := range mistypedURLs(host) {
+			t.Run(name+"/"+form, func(t *testing.T) {
+				argv := slices.Clone(args)
+				argv[slices.Index(argv, "ARG")] = fmt.Sprintf(pattern, sig)
+				checkNoSecretAndOneLineError(t, runCLI(t, "data", argv...), secrets...)
+				runs++
+			})
+		}
+	}
+	for form, pattern := range mistypedServerURLs(host) {
+		for _, args := range [][]string{{"buffer", "show", fakeID}, {"buffer", "list"}, {"buffer", "read", fakeID}} {
+			t.Run("server URL/"+form+"/"+args[1], func(t *testing.T) {
+				argv := append([]string{"--server-url", fmt.Sprintf(pattern, sig)}, args...)
+				checkNoSecretAndOneLineError(t, runCLI(t, "", argv...), secrets...)
+				runs++
+			})
+		}
+	}
+	reliability.Record(t, reliability.Row{
+		Area:    "access",
+		Fault:   "mistyped access URLs and server URLs (leading space, one slash, no colon, bad %-escape, spaces) carrying a SAS signature or function key",
+		Tries:   runs,
+		Outcome: fmt.Sprintf("%d CLI runs over 8 commands and --server-url: each one clear error line, exit 1 or 2, the secret in no output", runs),
 	})
 }

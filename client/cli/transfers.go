@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"spool/client"
+	"spool/client/access"
+	"spool/client/testpattern"
 	"spool/client/transfer"
 )
 
@@ -18,6 +20,9 @@ const defaultFlushInterval = time.Second
 // resolve turns a BUFFER argument into an access source. The API client is only
 // needed (and a bad server URL only matters) when the argument is a buffer ID.
 func (a *app) resolve(ctx context.Context, arg string, writeable bool, accessTTL string) (transfer.AccessSource, error) {
+	if err := checkAccessTTL(accessTTL); err != nil {
+		return nil, err
+	}
 	c, err := a.client()
 	if err != nil {
 		if client.ValidateID(arg) == nil {
@@ -25,12 +30,24 @@ func (a *app) resolve(ctx context.Context, arg string, writeable bool, accessTTL
 		}
 		c = nil
 	}
-	return client.ResolveBuffer(ctx, c, arg, client.ResolveOptions{Writeable: writeable, AccessTTL: accessTTL})
+	return access.Resolve(ctx, c, arg, access.Options{Writeable: writeable, AccessTTL: accessTTL})
 }
 
-// accessTTLFlag is the lifetime asked for access URLs; the server checks it.
+// transferArgs checks the BUFFER argument and --dop of write and read.
+func transferArgs(args []string, verb string, dop int) error {
+	if err := wantArgs(args, 1, "the BUFFER to "+verb); err != nil {
+		return err
+	}
+	if dop < 1 {
+		return usagef("", "--dop must be at least 1, got %d", dop)
+	}
+	return nil
+}
+
+// accessTTLFlag is the lifetime asked for access URLs, checked here as the server
+// checks it.
 func accessTTLFlag(fs *pflag.FlagSet) *string {
-	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `D.HH:MM:SS` (30 s to 1 h; default 1 h)")
+	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `HH:MM:SS` (30 s to 1 h; default 1 h)")
 }
 
 func writeCommand() command {
@@ -44,7 +61,7 @@ URL, or the path of a file holding one (read again when the URL expires). A buff
 is written once: writing one that already has data fails. If the input fails or
 the write is interrupted, the buffer is marked failed so readers stop.
 
-Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
+` + sizeHelp + ` A block is at most 4000M.`,
 		example: "  spool buffer gen 1G | spool buffer write yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer write url.txt -i data.bin --block-size 16M",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			input := fs.StringP("input", "i", "", "read from `FILE` instead of stdin")
@@ -54,13 +71,10 @@ Sizes take base-2 units: 512K, 16M, 1.5M, 1G, or plain bytes.`,
 				"upload input that has waited this `DURATION`, so slow input reaches\nreaders promptly; 0 turns it off (it is off for regular files)")
 			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "the BUFFER to write"); err != nil {
+				if err := transferArgs(args, "write", *dop); err != nil {
 					return err
 				}
-				if *dop < 1 {
-					return usagef("", "--dop must be at least 1, got %d", *dop)
-				}
-				bs, err := client.ParseBlockSize(*blockSize)
+				bs, err := parseBlockSize(*blockSize)
 				if err != nil {
 					return usagef("", "--block-size: %v", err)
 				}
@@ -129,33 +143,32 @@ func readCommand() command {
 writing only bytes whose MD5 and hash chain check out. It waits for blobs still
 being written, so reading while writing works. It fails on a failed, missing or
 corrupt buffer. BUFFER is a buffer ID, an access URL, or the path of a file
-holding one (read again when the URL expires).`,
+holding one (read again when the URL expires).
+
+With --output the data goes to a temporary file beside FILE, which replaces FILE
+only when the whole buffer has been read and verified: a failed or interrupted
+read leaves FILE as it was.`,
 		example: "  spool buffer read yf4sx2aqzitepjhmxjhanomn5e -o data.bin\n  spool buffer read url.txt | sha256sum",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
-			output := fs.StringP("output", "o", "", "write to `FILE` (created or truncated) instead of stdout")
+			output := fs.StringP("output", "o", "", "write to `FILE` instead of stdout; it is replaced only once the\nwhole buffer is read and verified")
 			dop := fs.IntP("dop", "p", transfer.DefaultReadDOP, "download `N` blobs at once")
 			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 1, "the BUFFER to read"); err != nil {
+				if err := transferArgs(args, "read", *dop); err != nil {
 					return err
 				}
-				if *dop < 1 {
-					return usagef("", "--dop must be at least 1, got %d", *dop)
-				}
-				// Resolve first, so a bad argument never truncates an existing file.
+				// Resolve first, so a bad argument costs not even a temporary file.
 				src, err := a.resolve(ctx, args[0], false, *accessTTL)
 				if err != nil {
 					return err
 				}
-				out, err := a.openOutput(*output)
+				out, finish, err := a.readOutput(*output)
 				if err != nil {
 					return err
 				}
 				p := newProgress(a.stderr, a.stderrIsTerminal(), "read", -1)
 				stats, err := transfer.Read(ctx, src, out, transfer.ReadOptions{DOP: *dop, Progress: p.update, Logf: p.logf})
-				if cerr := out.Close(); cerr != nil && err == nil {
-					err = fmt.Errorf("closing the output: %w", cerr)
-				}
+				err = finish(err)
 				p.finish(stats.Bytes, err)
 				return err
 			}
@@ -186,8 +199,9 @@ func genCommand() command {
 		args:    "SIZE [-o FILE]",
 		summary: "write SIZE bytes of deterministic test data",
 		about: `Writes SIZE bytes of the repeating 64-byte test pattern Tyger's 'buffer gen'
-writes, so checksums compare across the two. SIZE takes base-2 units: 512K, 16M,
-1.5M, 1G, or plain bytes.`,
+writes, so checksums compare across the two.
+
+` + sizeHelp,
 		example: "  spool buffer gen 1G | spool buffer write yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer gen 32M | sha256sum",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			output := fs.StringP("output", "o", "", "write to `FILE` (created or truncated) instead of stdout")
@@ -195,7 +209,7 @@ writes, so checksums compare across the two. SIZE takes base-2 units: 512K, 16M,
 				if err := wantArgs(args, 1, "the SIZE to generate"); err != nil {
 					return err
 				}
-				n, err := client.ParseSize(args[0])
+				n, err := parseSize(args[0])
 				if err != nil {
 					return usagef("", "%v", err)
 				}
@@ -203,7 +217,7 @@ writes, so checksums compare across the two. SIZE takes base-2 units: 512K, 16M,
 				if err != nil {
 					return err
 				}
-				err = client.Generate(out, n)
+				err = testpattern.Write(out, n)
 				if cerr := out.Close(); cerr != nil && err == nil {
 					err = fmt.Errorf("closing the output: %w", cerr)
 				}

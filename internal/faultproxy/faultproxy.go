@@ -363,34 +363,25 @@ func (p *Proxy) roundTrip(req *http.Request, body []byte) (*http.Response, error
 	return p.transport.RoundTrip(out)
 }
 
-// forward proxies req, applying the request and response faults of rules.
-func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rules []Rule) {
-	find := func(kinds ...Kind) *Rule {
-		for i := range rules {
-			for _, k := range kinds {
-				if rules[i].Kind == k {
-					return &rules[i]
-				}
+// ruleSet is the rules that matched one request.
+type ruleSet []Rule
+
+// find returns the first rule of one of kinds, or nil.
+func (rs ruleSet) find(kinds ...Kind) *Rule {
+	for i := range rs {
+		for _, k := range kinds {
+			if rs[i].Kind == k {
+				return &rs[i]
 			}
 		}
-		return nil
 	}
-	var body []byte
-	if find(FlipRequestBody) != nil {
-		data, err := io.ReadAll(req.Body)
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
-		if len(data) > 0 {
-			data[len(data)/2] ^= 0xFF
-			p.count(FlipRequestBody)
-		}
-		body = data
-	}
-	if find(DropRequestMD5) != nil && req.Header.Get("Content-MD5") != "" {
-		req.Header.Del("Content-MD5")
-		p.count(DropRequestMD5)
-	}
+	return nil
+}
+
+// forward proxies req, applying the request and response faults of rules.
+func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rules []Rule) {
+	rs := ruleSet(rules)
+	body := p.tamperRequest(req, rs)
 	resp, err := p.roundTrip(req, body)
 	if err != nil {
 		// The upstream is down (killed, restarting): to the client that looks like
@@ -404,24 +395,52 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rules []Rule) 
 	for k, vs := range resp.Header {
 		h[k] = vs
 	}
-	if find(DropResponseMD5) != nil && h.Get("Content-MD5") != "" {
+	if rs.find(DropResponseMD5) != nil && h.Get("Content-MD5") != "" {
 		h.Del("Content-MD5")
 		p.count(DropResponseMD5)
 	}
-	bodyRule := find(Truncate, FlipResponseBody, StallBody)
+	bodyRule := rs.find(Truncate, FlipResponseBody, StallBody)
 	if bodyRule == nil || req.Method == http.MethodHead || resp.ContentLength <= 0 {
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
 		return
 	}
+	p.tamperResponseBody(w, req, resp, bodyRule)
+}
+
+// tamperRequest applies the request faults: it returns the body to send instead of
+// req's (nil to send req's own) and drops the request's Content-MD5 when asked.
+func (p *Proxy) tamperRequest(req *http.Request, rs ruleSet) []byte {
+	var body []byte
+	if rs.find(FlipRequestBody) != nil {
+		data, err := io.ReadAll(req.Body)
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		if len(data) > 0 {
+			data[len(data)/2] ^= 0xFF
+			p.count(FlipRequestBody)
+		}
+		body = data
+	}
+	if rs.find(DropRequestMD5) != nil && req.Header.Get("Content-MD5") != "" {
+		req.Header.Del("Content-MD5")
+		p.count(DropRequestMD5)
+	}
+	return body
+}
+
+// tamperResponseBody sends resp's body flipped, truncated, or half of it and then a
+// stall, as rule says.
+func (p *Proxy) tamperResponseBody(w http.ResponseWriter, req *http.Request, resp *http.Response, rule *Rule) {
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(resp.StatusCode)
-	p.count(bodyRule.Kind)
-	if bodyRule.Kind == FlipResponseBody {
+	p.count(rule.Kind)
+	if rule.Kind == FlipResponseBody {
 		data[len(data)/2] ^= 0xFF
 		w.Write(data)
 		return
@@ -430,8 +449,8 @@ func (p *Proxy) forward(w http.ResponseWriter, req *http.Request, rules []Rule) 
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	if bodyRule.Kind == StallBody {
-		t := time.NewTimer(bodyRule.Stall)
+	if rule.Kind == StallBody {
+		t := time.NewTimer(rule.Stall)
 		defer t.Stop()
 		select {
 		case <-t.C:

@@ -63,8 +63,6 @@ type ErrorInfo struct {
 	Message string `json:"message"`
 }
 
-func (e ErrorInfo) Error() string { return e.Code + ": " + e.Message }
-
 // Filter selects buffers by tags: every pair in Tags must match, and a buffer having
 // any pair of ExcludeTags is left out.
 type Filter struct {

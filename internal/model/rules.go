@@ -1,6 +1,11 @@
 package model
 
-import "regexp"
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+)
 
 // The rules every buffer ID and tag obeys, shared so that the CLI refuses locally
 // exactly what the server would refuse.
@@ -24,3 +29,20 @@ func ValidTagKey(k string) bool { return tagKeyPattern.MatchString(k) }
 
 // ValidTagValue reports whether v may be a tag value.
 func ValidTagValue(v string) bool { return tagValuePattern.MatchString(v) }
+
+// ValidateTags applies the tag rules to a whole tag set, naming the first offender
+// in key order so that the same input always gets the same message.
+func ValidateTags(tags map[string]string) error {
+	if len(tags) > MaxTags {
+		return fmt.Errorf("No more than %d tags can be set on a buffer", MaxTags)
+	}
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if !ValidTagKey(k) {
+			return fmt.Errorf("Tag key %q is invalid: it must be 1-128 letters, digits, '-', '_' or '.'", k)
+		}
+		if v := tags[k]; !ValidTagValue(v) {
+			return fmt.Errorf("Tag value %q of key %q is invalid: it must be 0-256 letters, digits, '-', '_' or '.'", v, k)
+		}
+	}
+	return nil
+}

@@ -1,4 +1,4 @@
-package client
+package testpattern
 
 import (
 	"crypto/sha256"
@@ -20,7 +20,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	return w.Writer.Write(p)
 }
 
-func TestGenerateMatchesTygersTestVectors(t *testing.T) {
+func TestWriteMatchesTygersTestVectors(t *testing.T) {
 	cases := []struct {
 		size int64
 		sha  string
@@ -31,7 +31,7 @@ func TestGenerateMatchesTygersTestVectors(t *testing.T) {
 	for _, tc := range cases {
 		h := sha256.New()
 		w := &countingWriter{Writer: h}
-		if err := Generate(w, tc.size); err != nil {
+		if err := Write(w, tc.size); err != nil {
 			t.Fatal(err)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != tc.sha {
@@ -43,11 +43,11 @@ func TestGenerateMatchesTygersTestVectors(t *testing.T) {
 	}
 }
 
-func TestGenerateFollowsThePatternAcrossAShortTail(t *testing.T) {
+func TestWriteFollowsThePatternAcrossAShortTail(t *testing.T) {
 	var got []byte
 	w := writerFunc(func(p []byte) (int, error) { got = append(got, p...); return len(p), nil })
 	const n = 64<<10 + 100
-	if err := Generate(w, n); err != nil {
+	if err := Write(w, n); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != n {
@@ -63,12 +63,12 @@ func TestGenerateFollowsThePatternAcrossAShortTail(t *testing.T) {
 	}
 }
 
-func TestGenerateZeroWritesNothingAndNegativeFails(t *testing.T) {
+func TestWriteZeroWritesNothingAndNegativeFails(t *testing.T) {
 	w := &countingWriter{Writer: io.Discard}
-	if err := Generate(w, 0); err != nil || w.writes != 0 {
+	if err := Write(w, 0); err != nil || w.writes != 0 {
 		t.Fatalf("err=%v writes=%d", err, w.writes)
 	}
-	if err := Generate(w, -1); err == nil {
+	if err := Write(w, -1); err == nil {
 		t.Fatal("negative size accepted")
 	}
 }
@@ -77,10 +77,10 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-func BenchmarkGenerate(b *testing.B) {
+func BenchmarkWrite(b *testing.B) {
 	b.SetBytes(64 << 20)
 	for b.Loop() {
-		if err := Generate(io.Discard, 64<<20); err != nil {
+		if err := Write(io.Discard, 64<<20); err != nil {
 			b.Fatal(err)
 		}
 	}

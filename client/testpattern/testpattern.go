@@ -1,4 +1,6 @@
-package client
+// Package testpattern writes Tyger's deterministic test data, the bytes behind
+// `spool buffer gen`, so checksums compare between spool and Tyger.
+package testpattern
 
 import (
 	"fmt"
@@ -17,9 +19,9 @@ var genPattern = func() []byte {
 	return b
 }()
 
-// Generate writes n bytes of Tyger's deterministic test data (byte i is ':' + i%64)
+// Write writes n bytes of Tyger's deterministic test data (byte i is ':' + i%64)
 // in 64 KiB writes, so SHA-256 test vectors computed by Tyger hold for it.
-func Generate(w io.Writer, n int64) error {
+func Write(w io.Writer, n int64) error {
 	if n < 0 {
 		return fmt.Errorf("cannot generate %d bytes", n)
 	}

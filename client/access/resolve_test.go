@@ -1,10 +1,12 @@
-package client
+package access
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,11 +14,46 @@ import (
 	"testing"
 	"time"
 
+	"spool/client"
 	"spool/client/transfer"
 	"spool/internal/model"
+	"spool/internal/redact"
 )
 
+const testID = "abcdefghijklmnopqrstuvwxyz"
+
 const sasURL = "http://127.0.0.1:10000/devstoreaccount1/" + testID + "?sv=2021&sp=rc&sig=SECRETSIG"
+
+// fakeAPI serves answer's status and JSON body for every request and returns a REST
+// client for it with fast retries.
+func fakeAPI(t *testing.T, answer func(r *http.Request) (int, any)) *client.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, body := answer(r)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(body)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := client.New(client.Options{ServerURL: srv.URL + "/api", RetryWait: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// resolvedFile is a file source over a file holding sasURL, with the URL it
+// currently gives.
+func resolvedFile(t *testing.T, wait time.Duration, tries int) (src transfer.AccessSource, path string, stale *url.URL) {
+	t.Helper()
+	path = writeFile(t, "url", sasURL)
+	src, err := Resolve(context.Background(), nil, path, Options{FileRefreshWait: wait, FileRefreshTries: tries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, _ = src.URL(context.Background())
+	return src, path, stale
+}
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -27,12 +64,12 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
-func TestResolveBufferArguments(t *testing.T) {
+func TestResolveArguments(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {
 		name    string
 		arg     string
-		opts    ResolveOptions
+		opts    Options
 		wantURL string // empty when an error is wanted
 		wantErr string
 	}{
@@ -46,24 +83,29 @@ func TestResolveBufferArguments(t *testing.T) {
 		{name: "missing file, not an ID", arg: filepath.Join(dir, "nope"), wantErr: "is not a buffer ID, an access URL, or the path of a file"},
 		{name: "invalid ID", arg: "ABCDEFGHIJKLMNOPQRSTUVWXYZ", wantErr: "is not a buffer ID"},
 		{name: "unsupported scheme", arg: "ftp://host/c?sig=x", wantErr: `scheme "ftp"`},
-		{name: "TTL with URL", arg: sasURL, opts: ResolveOptions{AccessTTL: "0.00:05:00"}, wantErr: "only be given with a buffer ID"},
+		{name: "TTL with URL", arg: sasURL, opts: Options{AccessTTL: "0.00:05:00"}, wantErr: "only be given with a buffer ID"},
+		{name: "URL after a space", arg: " " + sasURL, wantURL: sasURL},
+		{name: "URL with one slash", arg: "http:/127.0.0.1:10000/c?sp=r&sig=SECRETSIG", wantErr: "no host"},
+		{name: "URL without colon", arg: "http//127.0.0.1:10000/c?sp=r&sig=SECRETSIG", wantErr: "must start with https://"},
+		{name: "URL with a bad escape in its query", arg: sasURL + "&se=x%zz", wantErr: "bad %-escape"},
+		{name: "URL with a bad escape in its path", arg: "http://127.0.0.1:10000/c%zz?sig=SECRETSIG", wantErr: "cannot be parsed"},
+		{name: "URL with a space inside", arg: "http://127.0.0.1:10000/c?sp=r&sig=SECRET SIG", wantErr: "white space"},
+		{name: "URL with a strange host", arg: "https://acct!sig=SECRETSIG/c?sp=r", wantErr: "not a host name"},
+		{name: "ID-like text with a signature", arg: "abc?sig=SECRETSIG", wantErr: `"abc?…" is not a buffer ID`},
 		{name: "unknown ID", arg: strings.Repeat("z", 26), wantErr: `buffer "` + strings.Repeat("z", 26) + `" not found`},
 	}
 	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := fakeAPI(t, func(r *http.Request) (int, any) {
 		calls.Add(1)
 		if !strings.Contains(r.URL.Path, testID) {
-			writeError(w, http.StatusNotFound, "NotFound", "The resource was not found")
-			return
+			return http.StatusNotFound, model.ErrorBody{Error: model.ErrorInfo{Code: "NotFound", Message: "The resource was not found"}}
 		}
-		writeJSON(w, http.StatusCreated, model.AccessURL{URI: "http://storage.test/" + testID + "?sig=fromserver"})
-	}))
-	defer srv.Close()
-	c := newTestClient(t, srv)
+		return http.StatusCreated, model.AccessURL{URI: "http://storage.test/" + testID + "?sig=fromserver"}
+	})
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src, err := ResolveBuffer(context.Background(), c, tc.arg, tc.opts)
+			src, err := Resolve(context.Background(), c, tc.arg, tc.opts)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
@@ -88,7 +130,7 @@ func TestResolveBufferArguments(t *testing.T) {
 }
 
 func TestLiteralURLCannotBeRefreshed(t *testing.T) {
-	src, err := ResolveBuffer(context.Background(), nil, sasURL, ResolveOptions{})
+	src, err := Resolve(context.Background(), nil, sasURL, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,12 +142,7 @@ func TestLiteralURLCannotBeRefreshed(t *testing.T) {
 }
 
 func TestFileSourceRereadsTheFileOnRefresh(t *testing.T) {
-	p := writeFile(t, "url", sasURL)
-	src, err := ResolveBuffer(context.Background(), nil, p, ResolveOptions{FileRefreshWait: 10 * time.Millisecond, FileRefreshTries: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stale, _ := src.URL(context.Background())
+	src, p, stale := resolvedFile(t, 10*time.Millisecond, 50)
 	const renewed = "http://127.0.0.1:10000/devstoreaccount1/" + testID + "?sig=RENEWED"
 	go func() {
 		time.Sleep(30 * time.Millisecond)
@@ -122,13 +159,8 @@ func TestFileSourceRereadsTheFileOnRefresh(t *testing.T) {
 }
 
 func TestFileSourceGivesUpWhenTheFileNeverChanges(t *testing.T) {
-	p := writeFile(t, "url", sasURL)
-	src, err := ResolveBuffer(context.Background(), nil, p, ResolveOptions{FileRefreshWait: time.Millisecond, FileRefreshTries: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stale, _ := src.URL(context.Background())
-	_, err = src.Refresh(context.Background(), stale)
+	src, _, stale := resolvedFile(t, time.Millisecond, 3)
+	_, err := src.Refresh(context.Background(), stale)
 	if !errors.Is(err, transfer.ErrAccessURLExpired) || !strings.Contains(err.Error(), "did not change after 3 checks") {
 		t.Fatalf("err = %v", err)
 	}
@@ -139,15 +171,14 @@ func TestFileSourceGivesUpWhenTheFileNeverChanges(t *testing.T) {
 
 func TestIDSourceAsksTheServerAgainOnRefresh(t *testing.T) {
 	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := fakeAPI(t, func(r *http.Request) (int, any) {
 		n := calls.Add(1)
 		if r.URL.Query().Get("writeable") != "true" {
 			t.Errorf("writeable = %q", r.URL.Query().Get("writeable"))
 		}
-		writeJSON(w, http.StatusCreated, model.AccessURL{URI: "http://storage.test/c?sig=" + string(rune('a'+n))})
-	}))
-	defer srv.Close()
-	src, err := ResolveBuffer(context.Background(), newTestClient(t, srv), testID, ResolveOptions{Writeable: true})
+		return http.StatusCreated, model.AccessURL{URI: "http://storage.test/c?sig=" + string(rune('a'+n))}
+	})
+	src, err := Resolve(context.Background(), c, testID, Options{Writeable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,22 +196,17 @@ func TestIDSourceAsksTheServerAgainOnRefresh(t *testing.T) {
 	}
 }
 
-func TestRedactURLHidesTheSignature(t *testing.T) {
-	src, _ := ResolveBuffer(context.Background(), nil, sasURL, ResolveOptions{})
+func TestAResolvedURLRedactsWithoutItsSignature(t *testing.T) {
+	src, _ := Resolve(context.Background(), nil, sasURL, Options{})
 	u, _ := src.URL(context.Background())
-	got := RedactURL(u)
+	got := redact.URL(u)
 	if strings.Contains(got, "SECRETSIG") || !strings.Contains(got, "sp=rc") || !strings.Contains(got, testID) {
-		t.Fatalf("RedactURL = %q", got)
+		t.Fatalf("redact.URL = %q", got)
 	}
 }
 
 func TestFileSourceWaitsOutAFileCaughtMidRewrite(t *testing.T) {
-	p := writeFile(t, "url", sasURL)
-	src, err := ResolveBuffer(context.Background(), nil, p, ResolveOptions{FileRefreshWait: 20 * time.Millisecond, FileRefreshTries: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stale, _ := src.URL(context.Background())
+	src, p, stale := resolvedFile(t, 20*time.Millisecond, 50)
 	if err := os.WriteFile(p, nil, 0o600); err != nil { // truncated, not yet rewritten
 		t.Fatal(err)
 	}

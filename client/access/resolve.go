@@ -1,4 +1,7 @@
-package client
+// Package access turns a command-line BUFFER argument (a buffer ID, an access URL,
+// or the path of a file holding one) into a renewing access source for the
+// transfer engine in client/transfer.
+package access
 
 import (
 	"context"
@@ -6,10 +9,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"spool/client"
 	"spool/client/transfer"
 )
 
@@ -17,8 +22,8 @@ import (
 // larger is not such a file.
 const maxURLFileSize = 2 << 10
 
-// ResolveOptions says what access a buffer argument needs.
-type ResolveOptions struct {
+// Options says what access a buffer argument needs.
+type Options struct {
 	// Writeable asks for write (create) access; otherwise read access.
 	Writeable bool
 	// AccessTTL is passed to the server when the argument is a buffer ID; it is an
@@ -31,17 +36,18 @@ type ResolveOptions struct {
 	FileRefreshTries int
 }
 
-// ResolveBuffer turns a command-line BUFFER argument into an access source:
+// Resolve turns a command-line BUFFER argument into an access source:
 //
-//   - an absolute http(s) URL is used as is and never refreshed;
+//   - an argument meant as an http(s) URL is used as is and never refreshed;
 //   - otherwise, an existing regular file under 2 KiB must hold such a URL; it is
 //     read again whenever storage refuses the URL, so whoever maintains the file can
 //     renew it;
 //   - otherwise the argument must be a buffer ID, and the server is asked for a URL
 //     now (so an unknown ID fails before any data moves) and again on refresh.
 //
-// c may be nil when the argument is not an ID.
-func ResolveBuffer(ctx context.Context, c *Client, arg string, opts ResolveOptions) (transfer.AccessSource, error) {
+// c may be nil when the argument is not an ID. No error repeats a URL's query, so
+// a mistyped access URL never puts its signature on the screen.
+func Resolve(ctx context.Context, c *client.Client, arg string, opts Options) (transfer.AccessSource, error) {
 	if opts.FileRefreshWait <= 0 {
 		opts.FileRefreshWait = 30 * time.Second
 	}
@@ -59,25 +65,10 @@ func ResolveBuffer(ctx context.Context, c *Client, arg string, opts ResolveOptio
 		return &literalSource{u: u}, nil
 	}
 	if fi, err := os.Stat(arg); err == nil {
-		switch {
-		case !fi.Mode().IsRegular():
-			return nil, fmt.Errorf("%s is not a regular file, so it cannot hold an access URL", arg)
-		case fi.Size() >= maxURLFileSize:
-			return nil, fmt.Errorf("%s is %d bytes: a file holding an access URL must be smaller than 2 KiB", arg, fi.Size())
-		}
-		if opts.AccessTTL != "" {
-			return nil, errors.New("an access TTL can only be given with a buffer ID, not with an access-URL file")
-		}
-		src := &fileSource{path: arg, wait: opts.FileRefreshWait, tries: opts.FileRefreshTries}
-		u, err := src.read()
-		if err != nil {
-			return nil, err
-		}
-		src.current = u
-		return src, nil
+		return resolveFile(arg, fi, opts)
 	}
-	if err := ValidateID(arg); err != nil {
-		return nil, fmt.Errorf("%q is not a buffer ID, an access URL, or the path of a file holding one", arg)
+	if err := client.ValidateID(arg); err != nil {
+		return nil, fmt.Errorf("%s is not a buffer ID, an access URL, or the path of a file holding one", client.QuoteArg(arg))
 	}
 	if c == nil {
 		return nil, errors.New("a buffer ID needs the spool server, but no client was given")
@@ -89,44 +80,73 @@ func ResolveBuffer(ctx context.Context, c *Client, arg string, opts ResolveOptio
 	return src, nil
 }
 
-// looksLikeURL is true for anything with a scheme: such an argument is meant as a
-// URL, even a malformed one, and should be reported as such rather than looked up as
-// a file.
-func looksLikeURL(s string) bool {
-	i := strings.Index(s, "://")
-	return i > 0 && !strings.ContainsAny(s[:i], "/\\ ")
-}
-
-func parseAccessURL(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
+// resolveFile checks that path can be a file holding an access URL and reads it.
+func resolveFile(path string, fi os.FileInfo, opts Options) (transfer.AccessSource, error) {
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file, so it cannot hold an access URL", path)
+	case fi.Size() >= maxURLFileSize:
+		return nil, fmt.Errorf("%s is %d bytes: a file holding an access URL must be smaller than 2 KiB", path, fi.Size())
+	}
+	if opts.AccessTTL != "" {
+		return nil, errors.New("an access TTL can only be given with a buffer ID, not with an access-URL file")
+	}
+	src := &fileSource{path: path, wait: opts.FileRefreshWait, tries: opts.FileRefreshTries}
+	u, err := src.read()
 	if err != nil {
-		// url.Error repeats the whole URL, signature included: say less.
-		return nil, errors.New("the access URL cannot be parsed")
+		return nil, err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("the access URL must be an http or https URL, got scheme %q", u.Scheme)
-	}
-	return u, nil
+	src.current = u
+	return src, nil
 }
 
-// RedactURL shows a URL without its SAS: query values other than the harmless
-// api-version, sp (permissions) and se (expiry) are replaced by "REDACTED".
-func RedactURL(u *url.URL) string {
-	if u == nil {
-		return ""
+// looksLikeURL is true for anything meant as a URL, even a mistyped one (a leading
+// space, "http:/", "http//", a query): it should be reported as a bad URL, without
+// its query, rather than looked up as a file or quoted back as a bad ID.
+func looksLikeURL(s string) bool {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if i := strings.Index(t, "://"); i > 0 && !strings.ContainsAny(t[:i], "/\\ ") {
+		return true
 	}
-	r := *u
-	r.User = nil
-	q := r.Query()
-	for k := range q {
-		switch k {
-		case "api-version", "sp", "se":
-		default:
-			q[k] = []string{"REDACTED"}
+	for _, scheme := range []string{"http:", "https:", "http/", "https/"} {
+		if strings.HasPrefix(t, scheme) {
+			return true
 		}
 	}
-	r.RawQuery = q.Encode()
-	return r.String()
+	return false
+}
+
+// hostPattern is a host name or IPv4 address, or a bracketed IPv6 address, with an
+// optional port: what a storage endpoint can be.
+var hostPattern = regexp.MustCompile(`^(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$`)
+
+// parseAccessURL checks an access URL. Its errors say what is wrong without
+// repeating the URL: url.Error, for one, quotes it whole, signature included.
+func parseAccessURL(s string) (*url.URL, error) {
+	t := strings.TrimSpace(s)
+	if strings.ContainsAny(t, " \t\r\n") {
+		return nil, errors.New("the access URL contains white space: pass it whole, in quotes, as printed by `spool buffer access`")
+	}
+	u, err := url.Parse(t)
+	if err != nil {
+		return nil, errors.New("the access URL cannot be parsed: check it was copied whole (a bad %-escape, say)")
+	}
+	switch {
+	case u.Scheme == "":
+		return nil, errors.New("the access URL must start with https:// (or http:// for a local emulator)")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("the access URL must be an http or https URL, got scheme %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, errors.New("the access URL has no host: it must start with https:// (two slashes)")
+	}
+	if !hostPattern.MatchString(u.Host) {
+		return nil, errors.New("the access URL's host is not a host name, an IP address or host:port")
+	}
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
+		return nil, errors.New("the access URL's query has a bad %-escape: check it was copied whole")
+	}
+	return u, nil
 }
 
 // literalSource is a URL from the command line: nothing can renew it.
@@ -177,8 +197,10 @@ func (s *fileSource) Refresh(ctx context.Context, stale *url.URL) (*url.URL, err
 			return nil, fmt.Errorf("%w: the URL in %s did not change after %d checks %s apart",
 				transfer.ErrAccessURLExpired, s.path, s.tries, s.wait)
 		}
-		if err := sleep(ctx, s.wait); err != nil {
-			return nil, err
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(s.wait):
 		}
 	}
 }
@@ -210,7 +232,7 @@ func (s *fileSource) read() (*url.URL, error) {
 
 // idSource asks the server for the buffer's URL, and again when it expires.
 type idSource struct {
-	c         *Client
+	c         *client.Client
 	id        string
 	writeable bool
 	ttl       string
@@ -241,7 +263,7 @@ func (s *idSource) Refresh(ctx context.Context, stale *url.URL) (*url.URL, error
 
 func (s *idSource) fetchLocked(ctx context.Context) (*url.URL, error) {
 	raw, err := s.c.Access(ctx, s.id, s.writeable, s.ttl)
-	if apiErr := (*APIError)(nil); errors.As(err, &apiErr) {
+	if apiErr := (*client.APIError)(nil); errors.As(err, &apiErr) {
 		return nil, err // it already names the buffer
 	}
 	if err != nil {
