@@ -11,8 +11,8 @@ import (
 
 // Store keeps buffer records. tablestore.Store implements it over Azure Table
 // Storage, memstore.Store in memory for tests of handler logic; internal/storetest
-// checks both against the promises below. Records are never deleted outright: a
-// buffer goes through soft delete and a purge mark to Purge.
+// checks both against the promises below. There is no plain delete: a record
+// leaves only through soft delete, a purge mark and Purge.
 type Store interface {
 	// Insert stores a new record (ID, CreatedAt, Location, Tags, ExpiresAt set by the
 	// caller) and returns it with its ETag.
