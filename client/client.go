@@ -39,6 +39,11 @@ type Options struct {
 	Retries int
 	// RetryWait is the first backoff; it doubles on every retry. Default 250 ms.
 	RetryWait time.Duration
+	// Authorize, when set, adds credentials to each attempt of every request just
+	// before it is sent (spool login's bearer token), so a retry, or an access URL
+	// renewed late in a long transfer, carries a token that is fresh then. Its
+	// error ends the request.
+	Authorize func(ctx context.Context, req *http.Request) error
 }
 
 // Client is a REST client for the /buffers API. It is safe for concurrent use.
@@ -48,6 +53,7 @@ type Client struct {
 	http        *http.Client
 	retries     int
 	retryWait   time.Duration
+	authorize   func(context.Context, *http.Request) error
 }
 
 // New checks the options and returns a client; it does not contact the server.
@@ -76,6 +82,7 @@ func New(opts Options) (*Client, error) {
 		http:        opts.HTTPClient,
 		retries:     opts.Retries,
 		retryWait:   opts.RetryWait,
+		authorize:   opts.Authorize,
 	}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 60 * time.Second}
@@ -358,6 +365,11 @@ func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (*htt
 	}
 	if c.functionKey != "" {
 		req.Header.Set("x-functions-key", c.functionKey)
+	}
+	if c.authorize != nil {
+		if err := c.authorize(ctx, req); err != nil {
+			return nil, fmt.Errorf("signing in: %w", err)
+		}
 	}
 	return c.http.Do(req)
 }

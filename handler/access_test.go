@@ -14,11 +14,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
+	"spool/blobstore"
 	"spool/internal/azurite"
 	"spool/internal/reliability"
 )
 
-// checkSASGuards in blobs_test.go covers reading, creating and the refused
+// checkSASGuards in blobstore/blobstore_test.go covers reading, creating and the refused
 // overwrite; these are the remaining ways a URL could be misused.
 
 func deleteBlob(t *testing.T, client *http.Client, blobURL string) error {
@@ -71,7 +72,7 @@ func flipSignature(t *testing.T, raw string) string {
 
 // checkSASRefusals tries every misuse of a container's read and write URLs, and
 // of expired and tampered ones, and returns how many were tried.
-func checkSASRefusals(t *testing.T, bc *BlobContainers, expired *BlobContainers, client *http.Client) int {
+func checkSASRefusals(t *testing.T, bc *blobstore.Containers, expired *blobstore.Containers, client *http.Client) int {
 	ctx := context.Background()
 	a, b := newID(), newID()
 	for _, name := range []string{a, b} {
@@ -80,7 +81,7 @@ func checkSASRefusals(t *testing.T, bc *BlobContainers, expired *BlobContainers,
 		}
 		t.Cleanup(func() { _ = bc.Delete(context.Background(), name) })
 	}
-	sign := func(c *BlobContainers, name string, writeable bool) string {
+	sign := func(c *blobstore.Containers, name string, writeable bool) string {
 		u, err := c.AccessURL(ctx, name, writeable, time.Minute)
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +155,7 @@ func checkSASRefusals(t *testing.T, bc *BlobContainers, expired *BlobContainers,
 func TestServiceSASURLsCannotBeMisusedExpiredOrTampered(t *testing.T) {
 	bc, client := sharedKeyContainers(t)
 	in := plainAzurite.get(t)
-	expired, err := NewBlobContainers(BlobOptions{
+	expired, err := blobstore.New(blobstore.Options{
 		Endpoint: in.BlobEndpoint, AccountName: azurite.AccountName, AccountKey: azurite.AccountKey,
 		Now: func() time.Time { return time.Now().Add(-2 * time.Hour) },
 	})
@@ -173,7 +174,7 @@ func TestServiceSASURLsCannotBeMisusedExpiredOrTampered(t *testing.T) {
 func TestUserDelegationSASURLsCannotBeMisusedExpiredOrTampered(t *testing.T) {
 	bc, client := userDelegationContainers(t)
 	in := tlsAzurite.get(t)
-	expired, err := NewBlobContainers(BlobOptions{
+	expired, err := blobstore.New(blobstore.Options{
 		Endpoint: in.BlobEndpoint, AccountName: azurite.AccountName, Credential: fakeEntraToken{}, RootCAs: certPool(t, in),
 		Now: func() time.Time { return time.Now().Add(-2 * time.Hour) },
 	})

@@ -2,7 +2,6 @@ package handler
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -18,17 +17,7 @@ import (
 func benchAPI(b *testing.B) string {
 	b.Helper()
 	in := plainAzurite.get(b)
-	cfg, err := ConfigFromEnv(env{
-		"SPOOL_STORAGE_CONNECTION_STRING": in.ConnectionString(),
-		"SPOOL_TABLE_PREFIX":              uniquePrefix(),
-	}.get)
-	if err != nil {
-		b.Fatal(err)
-	}
-	opts, err := Connect(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	opts := liveOptions(b, in.ConnectionString(), uniquePrefix())
 	h, err := New(opts)
 	if err != nil {
 		b.Fatal(err)

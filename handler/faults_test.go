@@ -24,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
+	"spool/blobstore/blobtest"
 	"spool/internal/azurite"
 	"spool/internal/model"
 	"spool/internal/reliability"
@@ -456,12 +457,9 @@ func checkNothingHalfWritten(t *testing.T, in *azurite.Instance, f *apiFixture, 
 func checkConsistency(t *testing.T, in *azurite.Instance, store *tablestore.Store, prefix string, containers []string) (orphans int) {
 	t.Helper()
 	ctx := context.Background()
-	bc, err := NewBlobContainers(BlobOptions{Endpoint: in.BlobEndpoint, AccountName: azurite.AccountName, AccountKey: azurite.AccountKey})
-	if err != nil {
-		t.Fatal(err)
-	}
+	blobs := blobtest.ServiceClient(t, in)
 	containerExists := func(id string) bool {
-		_, err := bc.service.NewContainerClient(id).GetProperties(ctx, nil)
+		_, err := blobs.NewContainerClient(id).GetProperties(ctx, nil)
 		if err != nil && !bloberror.HasCode(err, bloberror.ContainerNotFound) {
 			t.Fatalf("checking container %s: %v", id, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
+	"spool/blobstore"
 	"spool/internal/model"
 	"spool/internal/reliability"
 )
@@ -53,17 +54,7 @@ func newLifecycleFixture(t *testing.T, adjust func(*Options)) *lifecycleFixture 
 	t.Helper()
 	in := plainAzurite.get(t)
 	prefix := uniquePrefix()
-	cfg, err := ConfigFromEnv(env{
-		"SPOOL_STORAGE_CONNECTION_STRING": in.ConnectionString(),
-		"SPOOL_TABLE_PREFIX":              prefix,
-	}.get)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := Connect(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := liveOptions(t, in.ConnectionString(), prefix)
 	// Real time, so SAS and storage agree; tests only ever move it forward.
 	clock := &testClock{now: time.Now().UTC()}
 	opts.Now = clock.Now
@@ -73,6 +64,7 @@ func newLifecycleFixture(t *testing.T, adjust func(*Options)) *lifecycleFixture 
 	f := &lifecycleFixture{apiFixture: &apiFixture{}, clock: clock, prefix: prefix}
 	f.serve(t, opts)
 	f.root = strings.TrimSuffix(f.base, "/api")
+	var err error
 	if f.tables, err = aztables.NewServiceClientFromConnectionString(in.ConnectionString(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -495,10 +487,10 @@ func TestHealthzChecksTableAndBlobWithoutSecrets(t *testing.T) {
 }
 
 // deadBlobs points at a port where nothing listens.
-func deadBlobs(t *testing.T) *BlobContainers {
+func deadBlobs(t *testing.T) *blobstore.Containers {
 	t.Helper()
 	key := "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-	bc, err := NewBlobContainers(BlobOptions{Endpoint: "http://127.0.0.1:1/devstoreaccount1", AccountName: "devstoreaccount1", AccountKey: key})
+	bc, err := blobstore.New(blobstore.Options{Endpoint: "http://127.0.0.1:1/devstoreaccount1", AccountName: "devstoreaccount1", AccountKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}

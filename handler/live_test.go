@@ -15,6 +15,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
+	"spool/blobstore"
+	"spool/blobstore/blobtest"
 	"spool/internal/model"
 	"spool/tablestore"
 )
@@ -30,17 +32,7 @@ func uniquePrefix() string {
 // connection string: table store and service SAS, over HTTP.
 func liveOverPlainAzurite(t *testing.T) (*apiFixture, *http.Client) {
 	in := plainAzurite.get(t)
-	cfg, err := ConfigFromEnv(env{
-		"SPOOL_STORAGE_CONNECTION_STRING": in.ConnectionString(),
-		"SPOOL_TABLE_PREFIX":              uniquePrefix(),
-	}.get)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := Connect(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := liveOptions(t, in.ConnectionString(), uniquePrefix())
 	f := &apiFixture{}
 	f.serve(t, opts)
 	return f, http.DefaultClient
@@ -64,10 +56,6 @@ func liveOverTLSAzurite(t *testing.T) (*apiFixture, *http.Client) {
 	f.serve(t, Options{Store: store, Containers: bc, Location: "eastus"})
 	return f, client
 }
-
-type env map[string]string
-
-func (e env) get(k string) string { return e[k] }
 
 func TestLiveAPIOverAzuriteWithServiceSAS(t *testing.T) {
 	f, client := liveOverPlainAzurite(t)
@@ -204,18 +192,18 @@ func (failingInserts) Insert(context.Context, model.Buffer) (model.Buffer, error
 
 // recordingContainers remembers the names it was asked to create.
 type recordingContainers struct {
-	*BlobContainers
+	*blobstore.Containers
 	created []string
 }
 
 func (c *recordingContainers) Create(ctx context.Context, name string) error {
 	c.created = append(c.created, name)
-	return c.BlobContainers.Create(ctx, name)
+	return c.Containers.Create(ctx, name)
 }
 
 func TestCreateDeletesTheRealContainerWhenTheInsertFails(t *testing.T) {
 	bc, _ := sharedKeyContainers(t)
-	rec := &recordingContainers{BlobContainers: bc}
+	rec := &recordingContainers{Containers: bc}
 	f := &apiFixture{}
 	f.serve(t, Options{Store: failingInserts{newFakeStore()}, Containers: rec})
 	r := f.do(t, http.MethodPost, "/buffers", strings.NewReader(`{}`))
@@ -225,7 +213,7 @@ func TestCreateDeletesTheRealContainerWhenTheInsertFails(t *testing.T) {
 	if len(rec.created) != 1 {
 		t.Fatalf("containers created: %v", rec.created)
 	}
-	_, err := bc.service.NewContainerClient(rec.created[0]).GetProperties(context.Background(), nil)
+	_, err := blobtest.ServiceClient(t, plainAzurite.get(t)).NewContainerClient(rec.created[0]).GetProperties(context.Background(), nil)
 	if !bloberror.HasCode(err, bloberror.ContainerNotFound) {
 		t.Errorf("container %s still there after the failed create (err %v)", rec.created[0], err)
 	}

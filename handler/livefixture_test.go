@@ -13,7 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+
+	"spool/blobstore"
 	"spool/internal/model"
+	"spool/tablestore"
 )
 
 // soak is true under SPOOL_SOAK=1 (make soak): long variants run more rounds.
@@ -27,23 +32,38 @@ func rounds(short, long int) int {
 	return short
 }
 
-// liveFixture serves the real handler over a connection string, with opts applied
-// after Connect (for a shorter RequestTimeout, a wrapped Containers...).
-func liveFixture(t *testing.T, connectionString, tablePrefix string, adjust func(*Options)) (*apiFixture, Options) {
+// liveOptions connects to the account a connection string names as cmd/handler
+// does (table store and service SAS, each storage call bounded by
+// blobstore.DefaultRetry), with the tables created before it returns.
+func liveOptions(t testing.TB, connectionString, tablePrefix string) Options {
 	t.Helper()
-	cfg, err := ConfigFromEnv(env{
-		"SPOOL_STORAGE_CONNECTION_STRING": connectionString,
-		"SPOOL_TABLE_PREFIX":              tablePrefix,
-	}.get)
+	blobOpts, err := blobstore.OptionsFromConnectionString(connectionString)
+	if err != nil {
+		t.Fatal(err)
+	}
+	containers, err := blobstore.New(blobOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := aztables.NewServiceClientFromConnectionString(connectionString,
+		&aztables.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: blobstore.DefaultRetry()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	opts, err := Connect(ctx, cfg)
+	store, err := tablestore.Open(ctx, svc, tablestore.Options{TablePrefix: tablePrefix})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return Options{Store: store, Containers: containers, Location: "local"}
+}
+
+// liveFixture serves the real handler over a connection string, with opts applied
+// after liveOptions (for a shorter RequestTimeout, a wrapped Containers...).
+func liveFixture(t *testing.T, connectionString, tablePrefix string, adjust func(*Options)) (*apiFixture, Options) {
+	t.Helper()
+	opts := liveOptions(t, connectionString, tablePrefix)
 	if adjust != nil {
 		adjust(&opts)
 	}

@@ -3,27 +3,10 @@ package handler
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 
 	"spool/internal/reliability"
 )
-
-func TestConfigReadsSpoolRequirePrincipal(t *testing.T) {
-	base := env{"SPOOL_STORAGE_CONNECTION_STRING": "AccountName=a;AccountKey=k"}
-	c, err := ConfigFromEnv(base.get)
-	if err != nil || c.RequirePrincipal {
-		t.Fatalf("default: %+v %v", c, err)
-	}
-	base["SPOOL_REQUIRE_PRINCIPAL"] = "true"
-	if c, err := ConfigFromEnv(base.get); err != nil || !c.RequirePrincipal {
-		t.Errorf("true: %+v %v", c, err)
-	}
-	base["SPOOL_REQUIRE_PRINCIPAL"] = "yes please"
-	if _, err := ConfigFromEnv(base.get); err == nil || !strings.Contains(err.Error(), "SPOOL_REQUIRE_PRINCIPAL") {
-		t.Errorf("bad value accepted: %v", err)
-	}
-}
 
 func TestRequirePrincipalRefusesRequestsWithoutEasyAuthHeadersExceptMetadata(t *testing.T) {
 	f := newAPIFixture(t)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-
 	"spool/internal/model"
 )
 
@@ -39,8 +37,3 @@ type Store interface {
 	// an expiry index (never a scan of all buffers), read from their records.
 	Expired(ctx context.Context, now time.Time, limit int) ([]model.Buffer, error)
 }
-
-// TableClientOptions are the options every table client of the handler is made
-// with (its bounded retry policy), exported so that tests of a table store run with
-// the retries production has.
-func TableClientOptions() *aztables.ClientOptions { return tableClientOptions() }

@@ -211,13 +211,3 @@ func (s *Store) dropEntry(ctx context.Context, row indexRow) {
 	}
 	_, _ = s.expiry.DeleteEntity(ctx, expiryPartition, row.rowKey, &aztables.DeleteEntityOptions{IfMatch: &row.etag})
 }
-
-// Ping checks that the table service answers, with one point read of a key no
-// buffer has.
-func (s *Store) Ping(ctx context.Context) error {
-	_, err := s.records.GetEntity(ctx, "health", "probe", nil)
-	if err != nil && !isStatus(err, 404) {
-		return storageError("reading the records table", err)
-	}
-	return nil
-}

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
-	"spool/handler"
+	"spool/blobstore"
 	"spool/internal/azurite"
 	"spool/internal/model"
 	"spool/internal/storetest"
@@ -25,8 +26,8 @@ var (
 
 func TestMain(m *testing.M) { azurite.TestMain(m, storage) }
 
-// tableService is a client of the package's Azurite made as production makes its
-// clients, with the same retry policy.
+// tableService is a client of the package's Azurite made as cmd/handler makes its
+// table client, with the same retry policy.
 func tableService(t testing.TB) *aztables.ServiceClient {
 	t.Helper()
 	return serviceAt(t, storage.Get(t).ConnectionString())
@@ -34,7 +35,8 @@ func tableService(t testing.TB) *aztables.ServiceClient {
 
 func serviceAt(t testing.TB, connectionString string) *aztables.ServiceClient {
 	t.Helper()
-	svc, err := aztables.NewServiceClientFromConnectionString(connectionString, handler.TableClientOptions())
+	svc, err := aztables.NewServiceClientFromConnectionString(connectionString,
+		&aztables.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: blobstore.DefaultRetry()}})
 	if err != nil {
 		t.Fatal(err)
 	}

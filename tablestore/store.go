@@ -1,7 +1,7 @@
 // Package tablestore keeps buffer records, their tags and the indexes that list them
 // in Azure Table Storage.
 //
-// Three tables, so that on Azurite (which scans a whole table for every query) an
+// Four tables, so that on Azurite (which scans a whole table for every query) an
 // index query never pays for the size of another:
 //
 //   - records: one entity per buffer, the authoritative copy; point reads only.
@@ -47,11 +47,13 @@ type Options struct {
 
 // Store implements the handler's buffer store over Azure Table Storage.
 type Store struct {
-	records *aztables.Client
-	order   *aztables.Client
-	tags    *aztables.Client
-	expiry  *aztables.Client
-	now     func() time.Time
+	svc        *aztables.ServiceClient
+	tableNames []string // records, order, tags, expiry
+	records    *aztables.Client
+	order      *aztables.Client
+	tags       *aztables.Client
+	expiry     *aztables.Client
+	now        func() time.Time
 }
 
 const (
@@ -72,6 +74,19 @@ var tablePrefixPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,40}$`)
 
 // Open returns a Store over svc, creating its tables if they are missing.
 func Open(ctx context.Context, svc *aztables.ServiceClient, opts Options) (*Store, error) {
+	s, err := New(svc, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CreateTables(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a Store over svc without contacting the service: its tables may not
+// exist yet (see CreateTables), so a server can start while storage is unreachable.
+func New(svc *aztables.ServiceClient, opts Options) (*Store, error) {
 	if svc == nil {
 		return nil, errors.New("tablestore: nil service client")
 	}
@@ -86,7 +101,7 @@ func Open(ctx context.Context, svc *aztables.ServiceClient, opts Options) (*Stor
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{now: now}
+	s := &Store{svc: svc, now: now}
 	for _, t := range []struct {
 		client **aztables.Client
 		name   string
@@ -96,10 +111,8 @@ func Open(ctx context.Context, svc *aztables.ServiceClient, opts Options) (*Stor
 		{&s.tags, prefix + "buffertags"},
 		{&s.expiry, prefix + "bufferexpiry"},
 	} {
-		if _, err := svc.CreateTable(ctx, t.name, nil); err != nil && !isStatus(err, 409) {
-			return nil, storageError(fmt.Sprintf("creating table %s", t.name), err)
-		}
 		*t.client = svc.NewClient(t.name)
+		s.tableNames = append(s.tableNames, t.name)
 	}
 	return s, nil
 }
@@ -521,21 +534,6 @@ func ServiceClientFromConnectionString(cs string) (*aztables.ServiceClient, erro
 	svc, err := aztables.NewServiceClientFromConnectionString(cs, nil)
 	if err != nil {
 		return nil, fmt.Errorf("table service from connection string: %w", err)
-	}
-	return svc, nil
-}
-
-var accountPattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
-
-// ServiceClientFromAccount connects to https://<account>.table.core.windows.net/ with
-// a token credential (a managed identity in production).
-func ServiceClientFromAccount(account string, cred azcore.TokenCredential) (*aztables.ServiceClient, error) {
-	if !accountPattern.MatchString(account) {
-		return nil, fmt.Errorf("storage account name %q must be 3-24 lowercase letters or digits", account)
-	}
-	svc, err := aztables.NewServiceClient("https://"+account+".table.core.windows.net/", cred, nil)
-	if err != nil {
-		return nil, fmt.Errorf("table service for account %s: %w", account, err)
 	}
 	return svc, nil
 }

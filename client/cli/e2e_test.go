@@ -18,10 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"spool/blobstore"
 	"spool/client"
 	"spool/client/testpattern"
 	"spool/handler"
 	"spool/internal/azurite"
+	"spool/tablestore"
 )
 
 // The whole stack for end-to-end tests: one Azurite for the package and the real
@@ -32,6 +34,28 @@ var stack struct {
 	server    *httptest.Server
 	serverURL string
 	err       error
+}
+
+// connectHandler opens the real table store and blob containers a connection
+// string names, as cmd/handler wires them, with the tables created.
+func connectHandler(ctx context.Context, connectionString, tablePrefix string) (handler.Options, error) {
+	svc, err := tablestore.ServiceClientFromConnectionString(connectionString)
+	if err != nil {
+		return handler.Options{}, err
+	}
+	store, err := tablestore.Open(ctx, svc, tablestore.Options{TablePrefix: tablePrefix})
+	if err != nil {
+		return handler.Options{}, err
+	}
+	blobOpts, err := blobstore.OptionsFromConnectionString(connectionString)
+	if err != nil {
+		return handler.Options{}, err
+	}
+	containers, err := blobstore.New(blobOpts)
+	if err != nil {
+		return handler.Options{}, err
+	}
+	return handler.Options{Store: store, Containers: containers, Location: "local"}, nil
 }
 
 // liveServer returns the API root of the real handler over Azurite, and points the
@@ -46,14 +70,9 @@ func liveServer(t *testing.T) string {
 		if stack.err != nil {
 			return
 		}
-		cfg := handler.Config{
-			ConnectionString: stack.azurite.ConnectionString(),
-			Location:         "local",
-			TablePrefix:      fmt.Sprintf("cli%d", time.Now().UnixNano()%1_000_000),
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		opts, err := handler.Connect(ctx, cfg)
+		opts, err := connectHandler(ctx, stack.azurite.ConnectionString(), fmt.Sprintf("cli%d", time.Now().UnixNano()%1_000_000))
 		if err != nil {
 			stack.err = fmt.Errorf("connecting the handler: %w", err)
 			return

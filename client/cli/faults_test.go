@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"spool/blobstore"
 	"spool/client"
 	"spool/client/access"
 	"spool/client/transfer"
@@ -71,7 +72,7 @@ func startHandler(t *testing.T, az *azurite.Instance, setup handlerSetup) string
 	if err != nil {
 		t.Fatalf("opening the table store: %v", err)
 	}
-	containers, err := handler.NewBlobContainers(handler.BlobOptions{
+	containers, err := blobstore.New(blobstore.Options{
 		Endpoint:    setup.BlobEndpoint,
 		AccountName: azurite.AccountName,
 		AccountKey:  azurite.AccountKey,

@@ -37,6 +37,12 @@ type app struct {
 	// answersFromStdin lets a test answer confirmation prompts through a stdin that
 	// is not a terminal.
 	answersFromStdin bool
+	// talkedTo is the server the API client was built for and whether it sends the
+	// login's token, to explain a refusal.
+	talkedTo struct {
+		serverURL string
+		withToken bool
+	}
 }
 
 // command is one `spool buffer` subcommand.
@@ -46,6 +52,9 @@ type command struct {
 	summary string // one line for the command list
 	about   string // the help text's description
 	example string
+	// topLevel commands (login, logout) are not under `spool buffer` and take no
+	// --server-url of their own.
+	topLevel bool
 	// flags defines the command's flags on fs and returns the function that runs it
 	// once they are parsed.
 	flags func(a *app, fs *pflag.FlagSet) func(ctx context.Context, args []string) error
@@ -62,7 +71,7 @@ func commands() []command {
 // usageError is a mistake in how spool was called: exit status 2 and a pointer to
 // the help.
 type usageError struct {
-	cmd string // empty for the top level
+	cmd string // the command after `spool`, as in "buffer create"; empty for the top level
 	err error
 }
 
@@ -79,7 +88,7 @@ var errHelpShown = errors.New("help shown")
 // status. Output goes to stdout, logs and errors to stderr.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
-	err := a.dispatch(ctx, args)
+	err := a.explainRefusal(a.dispatch(ctx, args))
 	var uerr *usageError
 	switch {
 	case err == nil || errors.Is(err, errHelpShown):
@@ -87,7 +96,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &uerr):
 		fmt.Fprintf(stderr, "spool: %s\n", safeLine(uerr.err))
 		if uerr.cmd != "" {
-			fmt.Fprintf(stderr, "Run 'spool buffer %s --help' for usage.\n", uerr.cmd)
+			fmt.Fprintf(stderr, "Run 'spool %s --help' for usage.\n", uerr.cmd)
 		} else {
 			fmt.Fprintln(stderr, "Run 'spool --help' for usage.")
 		}
@@ -123,6 +132,9 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		a.printTopHelp(a.stdout, top)
 		return errHelpShown
 	}
+	if cmd, cmdArgs, ok := loginCommandFor(rest); ok {
+		return a.runCommand(ctx, cmd, cmdArgs)
+	}
 	if rest[0] != "buffer" && rest[0] != "buffers" {
 		return usagef("", "unknown command %q: commands are under `spool buffer`", rest[0])
 	}
@@ -144,18 +156,21 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 }
 
 func (a *app) runCommand(ctx context.Context, cmd command, args []string) error {
-	fs := pflag.NewFlagSet("spool buffer "+cmd.name, pflag.ContinueOnError)
+	fs := pflag.NewFlagSet("spool "+cmd.path(), pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.SortFlags = false
 	runFn := cmd.flags(a, fs)
-	serverURL := fs.String("server-url", "", "the spool API root `URL` (env SPOOL_SERVER_URL; default "+client.DefaultServerURL+")")
+	serverURL := new(string)
+	if !cmd.topLevel {
+		serverURL = fs.String("server-url", "", "the spool API root `URL` (env SPOOL_SERVER_URL; default "+client.DefaultServerURL+")")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printCommandHelp(a.stdout, cmd, fs)
 			return errHelpShown
 		}
-		return &usageError{cmd: cmd.name, err: err}
+		return &usageError{cmd: cmd.path(), err: err}
 	}
 	if *serverURL != "" {
 		a.serverURL = *serverURL
@@ -163,13 +178,22 @@ func (a *app) runCommand(ctx context.Context, cmd command, args []string) error 
 	err := runFn(ctx, fs.Args())
 	var uerr *usageError
 	if errors.As(err, &uerr) && uerr.cmd == "" {
-		uerr.cmd = cmd.name
+		uerr.cmd = cmd.path()
 	}
 	return err
 }
 
+// path is the command as typed after `spool`.
+func (c command) path() string {
+	if c.topLevel {
+		return c.name
+	}
+	return "buffer " + c.name
+}
+
 func (a *app) printTopHelp(w io.Writer, top *pflag.FlagSet) {
 	fmt.Fprint(w, `Usage: spool [--server-url URL] buffer COMMAND [ARGS] [FLAGS]
+       spool login [SERVER_URL] [METHOD FLAGS] | spool login status | spool logout
 
 spool keeps write-once, read-many byte streams ("buffers"). The server holds each
 buffer's record and tags and hands out access URLs; data moves straight between
@@ -180,6 +204,10 @@ Commands (the group is also spelled "buffers"):
 	for _, cmd := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", cmd.name, cmd.summary)
 	}
+	fmt.Fprint(w, "\nSigning in (for a server that needs an Entra ID token):\n")
+	for _, cmd := range []command{loginCommand(), loginStatusCommand(), logoutCommand()} {
+		fmt.Fprintf(w, "  %-13s %s\n", cmd.name, cmd.summary)
+	}
 	fmt.Fprint(w, "\nGlobal flags:\n")
 	top.SetOutput(w)
 	top.PrintDefaults()
@@ -189,25 +217,31 @@ Environment:
   SPOOL_SERVER_URL    the API root when --server-url is not given
   SPOOL_FUNCTION_KEY  sent as x-functions-key when the server needs a function key
 
-Run 'spool buffer COMMAND --help' for a command's flags and an example.
+Run 'spool buffer COMMAND --help' (or 'spool login --help') for a command's flags
+and an example.
 `)
 }
 
 func printCommandHelp(w io.Writer, cmd command, fs *pflag.FlagSet) {
-	fmt.Fprintf(w, "Usage: spool buffer %s %s\n\n%s\n\nFlags:\n", cmd.name, cmd.args, strings.TrimSpace(cmd.about))
+	fmt.Fprintf(w, "Usage: spool %s %s\n\n%s\n\nFlags:\n", cmd.path(), cmd.args, strings.TrimSpace(cmd.about))
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
 	fmt.Fprintf(w, "\nExample:\n%s\n", cmd.example)
 }
 
-// client builds the API client from the flag, the environment and the defaults.
+// client builds the API client from the flag, the environment, the remembered
+// login and the defaults.
 func (a *app) client() (*client.Client, error) {
-	serverURL := a.serverURL
-	if serverURL == "" {
-		serverURL = os.Getenv("SPOOL_SERVER_URL")
+	sess, err := rememberedSession()
+	if err != nil {
+		return nil, err
 	}
-	c, err := client.New(client.Options{ServerURL: serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY")})
+	opts := a.clientOptions(sess)
+	c, err := client.New(opts)
+	if err == nil {
+		a.talkedTo.serverURL, a.talkedTo.withToken = c.ServerURL(), opts.Authorize != nil
+	}
 	if err != nil && a.serverURL != "" {
 		return nil, usagef("", "--server-url: %v", err) // a flag given wrong, like any other
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"spool/blobstore"
 	"spool/handler"
 	"spool/internal/azurite"
 	"spool/internal/reliability"
@@ -47,16 +48,12 @@ func loggedHandler(t *testing.T, connectionString, tablePrefix, blobKey string) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	opts, err := handler.Connect(ctx, handler.Config{
-		ConnectionString: connectionString,
-		Location:         "local",
-		TablePrefix:      tablePrefix,
-	})
+	opts, err := connectHandler(ctx, connectionString, tablePrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if blobKey != "" {
-		opts.Containers, err = handler.NewBlobContainers(handler.BlobOptions{
+		opts.Containers, err = blobstore.New(blobstore.Options{
 			Endpoint: stack.azurite.BlobEndpoint, AccountName: azurite.AccountName, AccountKey: blobKey,
 		})
 		if err != nil {
@@ -131,7 +128,7 @@ func TestNoSecretInHandlerLogsOrFailingTransferOutput(t *testing.T) {
 	}
 	tampered := sigPattern.ReplaceAllString(readURL, "sig=AAAA"+secrets["read URL signature"][4:])
 	addSig("tampered signature", tampered)
-	expiredSigner, err := handler.NewBlobContainers(handler.BlobOptions{
+	expiredSigner, err := blobstore.New(blobstore.Options{
 		Endpoint: in.BlobEndpoint, AccountName: azurite.AccountName, AccountKey: azurite.AccountKey,
 		Now: func() time.Time { return time.Now().Add(-2 * time.Hour) },
 	})

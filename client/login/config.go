@@ -76,7 +76,7 @@ func (c Config) checkMethod() error {
 		return nil
 	case ServicePrincipal:
 		if c.ClientID == "" || c.CertificatePath == "" {
-			return errors.New("a service principal login needs its app ID and a certificate file (--service-principal ID --certificate FILE)")
+			return errors.New("a service principal login needs its app ID and a certificate file (--service-principal APP_ID --cert-file FILE)")
 		}
 		return nil
 	}

@@ -31,7 +31,7 @@ const (
 	Browser          Method = "browser"           // default: interactive browser sign-in
 	DeviceCode       Method = "device-code"       // --use-device-code
 	ManagedIdentity  Method = "managed-identity"  // --identity [--client-id ID]
-	ServicePrincipal Method = "service-principal" // --service-principal ID --certificate PEM
+	ServicePrincipal Method = "service-principal" // --service-principal APP_ID --cert-file PEM
 	WorkloadIdentity Method = "workload-identity" // --federated-token-file FILE
 	AzureCLI         Method = "azure-cli"         // --azure-cli: `az account get-access-token`
 )

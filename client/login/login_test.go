@@ -3,7 +3,6 @@ package login
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"net/http/httptest"
 
 	"spool/auth"
+	"spool/client/login/logintest"
 	"spool/internal/oidctest"
 )
 
@@ -51,53 +51,20 @@ func startServer(t *testing.T, signIn bool) *server {
 	return &server{iss: iss, url: srv.URL + "/api"}
 }
 
-// stubAz puts an `az` first on PATH that prints token the way
-// `az account get-access-token -o json` does, and logs each call to the returned file.
-func stubAz(t *testing.T, token string, exitCode int, expires time.Time) (calls string) {
+// stubAz puts a stub `az` first on PATH that prints token, or fails like a
+// logged-out az when exitCode is not 0.
+func stubAz(t *testing.T, token string, exitCode int, expires time.Time) *logintest.Az {
 	t.Helper()
-	dir := t.TempDir()
-	calls = filepath.Join(dir, "calls")
-	answer := filepath.Join(dir, "answer.json")
-	body, err := json.Marshal(map[string]any{
-		"accessToken":  token,
-		"expiresOn":    expires.Format("2006-01-02 15:04:05.000000"),
-		"expires_on":   expires.Unix(),
-		"subscription": "00000000-0000-0000-0000-000000000000",
-		"tenant":       "00000000-0000-0000-0000-0000000000t1",
-		"tokenType":    "Bearer",
-	})
-	if err != nil {
-		t.Fatal(err)
+	az := logintest.StubAz(t, testAudience)
+	if exitCode == 0 {
+		az.Answer(t, token, expires)
 	}
-	if err := os.WriteFile(answer, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	script := fmt.Sprintf(`#!/bin/sh
-echo "$*" >> %q
-case "$*" in
-  "account get-access-token -o json --resource %s"*) ;;
-  *) echo "ERROR: unexpected arguments: $*" >&2; exit 2 ;;
-esac
-if [ %d -ne 0 ]; then echo "ERROR: Please run 'az login' to setup account." >&2; exit %d; fi
-cat %q
-`, calls, testAudience, exitCode, exitCode, answer)
-	if err := os.WriteFile(filepath.Join(dir, "az"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return calls
+	return az
 }
 
-func callCount(t *testing.T, calls string) int {
+func callCount(t *testing.T, az *logintest.Az) int {
 	t.Helper()
-	data, err := os.ReadFile(calls)
-	if os.IsNotExist(err) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(string(data), "\n")
+	return az.Calls(t)
 }
 
 // listBuffers calls the guarded route with the session's token.

@@ -30,15 +30,21 @@ func Status(ctx context.Context, file string) (StatusReport, error) {
 	if err != nil {
 		return StatusReport{}, err
 	}
+	return s.Status(ctx), nil
+}
+
+// Status describes the session from a token it gets now (the one it holds, where
+// its credential keeps one).
+func (s *Session) Status(ctx context.Context) StatusReport {
 	r := StatusReport{ServerURL: s.Config.ServerURL, Method: s.Config.Method}
 	tok, err := s.Token(ctx)
 	if err != nil {
 		r.Err = err
-		return r, nil
+		return r
 	}
 	r.SignedIn, r.ExpiresOn = true, tok.ExpiresOn
 	r.Name, r.ObjectID, r.Roles = describeToken(tok.Token)
-	return r, nil
+	return r
 }
 
 // describeToken reads the claims of a token without verifying it: only to show the

@@ -1,13 +1,21 @@
 // Command handler is spool's control plane as an Azure Functions custom handler: it
 // serves the /api routes on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT. Configuration
-// is read from the environment; see handler.ConfigFromEnv.
+// is read from the environment (see configFromEnv).
+//
+// It listens first and reaches storage afterwards: the host gives a custom handler
+// about 30 s to accept connections, and on a first deploy storage may refuse the app
+// for minutes while its role assignments apply. Until the tables exist, healthz
+// answers 503 naming what is not ready and the API routes 503 with Retry-After; a
+// storage error never stops the handler.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,45 +26,83 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, logger); err != nil {
-		logger.Error("handler stopped", "err", err)
+	err := run(ctx, os.Getenv, os.Stderr)
+	stop()
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("handler stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, logger *slog.Logger) error {
-	cfg, err := handler.ConfigFromEnv(os.Getenv)
+// Server timeouts. Request bodies are bounded per request inside the handler, and
+// each request's time by handler.Options.RequestTimeout; these bound what happens
+// before a request and between requests on a kept-alive connection.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 10 * time.Second
+)
+
+// run serves until ctx ends. It returns an error only for a configuration it cannot
+// use or a port it cannot listen on; storage faults are answered, not fatal.
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	cfg, err := configFromEnv(getenv)
 	if err != nil {
 		return err
 	}
-	// The host gives a custom handler 60 s to start listening.
-	connectCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	opts, err := handler.Connect(connectCtx, cfg)
+	store, containers, err := clients(cfg)
+	if err != nil {
+		return err
+	}
+	tables := newTables(store, logger)
+	h, err := handler.New(handler.Options{
+		Store:            tables,
+		Containers:       blobs{containers},
+		Location:         cfg.location,
+		Logger:           logger,
+		RequirePrincipal: cfg.requirePrincipal,
+		Lifecycle:        cfg.lifecycle,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.listenAddr())
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	logger.Info("listening", "addr", cfg.listenAddr(), "location", cfg.location)
+	ctx, cancel := context.WithCancel(ctx)
+	created := make(chan struct{})
+	go func() {
+		defer close(created)
+		tables.keepCreated(ctx)
+	}()
+	err = serve(ctx, ln, h)
 	cancel()
-	if err != nil {
-		return err
-	}
-	opts.Logger = logger
-	if opts.Lifecycle, err = handler.LifecycleFromEnv(os.Getenv); err != nil {
-		return err
-	}
-	h, err := handler.New(opts)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Addr: cfg.ListenAddr(), Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	<-created
+	return err
+}
+
+// newServer bounds the time a client may take to send its headers and to keep an
+// idle connection open; no ReadTimeout or WriteTimeout, which would cut off the
+// handler's own bounds on bodies and requests.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+}
+
+// serve answers on ln until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := newServer(h)
 	served := make(chan error, 1)
-	go func() { served <- srv.ListenAndServe() }()
-	logger.Info("listening", "addr", cfg.ListenAddr(), "location", cfg.Location)
+	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
-		return fmt.Errorf("serving on %s: %w", cfg.ListenAddr(), err)
+		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutting down: %w", err)

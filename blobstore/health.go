@@ -1,4 +1,4 @@
-package handler
+package blobstore
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 // Ping checks that blob storage answers with the app's own rights: listing one
 // container needs only the data role the app has (Storage Blob Data Contributor),
 // unlike reading the service properties.
-func (bc *BlobContainers) Ping(ctx context.Context) error {
+func (bc *Containers) Ping(ctx context.Context) error {
 	pager := bc.service.NewListContainersPager(&service.ListContainersOptions{MaxResults: to.Ptr(int32(1))})
 	if _, err := pager.NextPage(ctx); err != nil {
 		return storageError("listing containers", err)

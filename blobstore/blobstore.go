@@ -1,4 +1,8 @@
-package handler
+// Package blobstore is spool's adapter to Azure Blob Storage: it makes and deletes
+// the container that holds a buffer's data and signs SAS URLs for it, with an
+// account key (service SAS) or with a cached user delegation key (user-delegation
+// SAS). Buffer bytes never pass through it.
+package blobstore
 
 import (
 	"context"
@@ -22,11 +26,11 @@ import (
 	"spool/internal/model"
 )
 
-// BlobOptions says how to reach the Blob Storage account that holds buffer data.
+// Options says how to reach the Blob Storage account that holds buffer data.
 // Exactly one of AccountKey and Credential must be set: an account key signs service
 // SAS URLs (Azurite over plain HTTP), a token credential signs user-delegation SAS
 // URLs (Azure with a managed identity, or Azurite with HTTPS and OAuth).
-type BlobOptions struct {
+type Options struct {
 	// Endpoint is the blob service URL, e.g. https://acct.blob.core.windows.net/ or
 	// http://127.0.0.1:10000/devstoreaccount1.
 	Endpoint    string
@@ -38,10 +42,21 @@ type BlobOptions struct {
 	RootCAs *x509.CertPool
 	// Now is the clock for SAS start and expiry times; nil means time.Now.
 	Now func() time.Time
+	// Retry bounds each storage call; nil means DefaultRetry.
+	Retry *policy.RetryOptions
 }
 
-// BlobContainers implements Containers over one storage account.
-type BlobContainers struct {
+// DefaultRetry bounds what one storage call may cost. The SDK default (3 retries,
+// no per-try timeout, waits of up to 60 s, and it honours a server's Retry-After)
+// can hold a request for minutes when storage is down or stalls; a request should
+// rather fail fast with 503 and let the client retry. cmd/handler gives the table
+// client the same bound.
+func DefaultRetry() policy.RetryOptions {
+	return policy.RetryOptions{MaxRetries: 2, TryTimeout: 10 * time.Second, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second}
+}
+
+// Containers implements handler.Containers over one storage account.
+type Containers struct {
 	service *service.Client
 	signer  sasSigner
 	now     func() time.Time
@@ -59,8 +74,9 @@ type sasSigner interface {
 // accepts a fresh URL.
 const clockSkew = 5 * time.Minute
 
-// NewBlobContainers connects to the account described by opts.
-func NewBlobContainers(opts BlobOptions) (*BlobContainers, error) {
+// New prepares a client for the account described by opts. It does not contact
+// storage, so it succeeds while storage is still unreachable.
+func New(opts Options) (*Containers, error) {
 	if (opts.AccountKey == "") == (opts.Credential == nil) {
 		return nil, errors.New("blob storage: set exactly one of an account key and a token credential")
 	}
@@ -71,12 +87,16 @@ func NewBlobContainers(opts BlobOptions) (*BlobContainers, error) {
 	if err != nil || endpoint.Host == "" {
 		return nil, fmt.Errorf("blob storage: invalid endpoint %q", opts.Endpoint)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	clientOpts := &service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpClient(opts.RootCAs, "", ""), Retry: storageRetry}}
-	bc := &BlobContainers{now: now}
+	if opts.Retry == nil {
+		retry := DefaultRetry()
+		opts.Retry = &retry
+	}
+	now := opts.Now
+	clientOpts := &service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpClient(opts.RootCAs, "", ""), Retry: *opts.Retry}}
+	bc := &Containers{now: now}
 	if opts.AccountKey != "" {
 		cred, err := service.NewSharedKeyCredential(opts.AccountName, opts.AccountKey)
 		if err != nil {
@@ -109,7 +129,7 @@ func NewBlobContainers(opts BlobOptions) (*BlobContainers, error) {
 // and every SAS would fail. There the key is fetched through
 // https://<account>.blob.localhost:PORT/, dialled to the real address with the TLS
 // name of the real host; the signature does not depend on the URL it was fetched from.
-func delegationKeySource(opts BlobOptions, endpoint *url.URL, normal *service.Client) (*service.Client, error) {
+func delegationKeySource(opts Options, endpoint *url.URL, normal *service.Client) (*service.Client, error) {
 	host := endpoint.Hostname()
 	if net.ParseIP(host) == nil && host != "localhost" {
 		return normal, nil
@@ -117,7 +137,7 @@ func delegationKeySource(opts BlobOptions, endpoint *url.URL, normal *service.Cl
 	alias := fmt.Sprintf("%s://%s.blob.localhost:%s/", endpoint.Scheme, opts.AccountName, endpoint.Port())
 	transport := httpClient(opts.RootCAs, endpoint.Host, host)
 	client, err := service.NewClient(alias, opts.Credential,
-		&service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: transport, Retry: storageRetry}})
+		&service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: transport, Retry: *opts.Retry}})
 	if err != nil {
 		return nil, fmt.Errorf("blob storage: delegation key client: %w", err)
 	}
@@ -142,7 +162,7 @@ func httpClient(roots *x509.CertPool, dialAddr, serverName string) policy.Transp
 }
 
 // Create makes the container named name.
-func (bc *BlobContainers) Create(ctx context.Context, name string) error {
+func (bc *Containers) Create(ctx context.Context, name string) error {
 	if _, err := bc.service.CreateContainer(ctx, name, nil); err != nil {
 		return storageError("creating container "+name, err)
 	}
@@ -150,7 +170,7 @@ func (bc *BlobContainers) Create(ctx context.Context, name string) error {
 }
 
 // Delete removes the container named name; one that is already gone is no error.
-func (bc *BlobContainers) Delete(ctx context.Context, name string) error {
+func (bc *Containers) Delete(ctx context.Context, name string) error {
 	if _, err := bc.service.DeleteContainer(ctx, name, nil); err != nil {
 		if bloberror.HasCode(err, bloberror.ContainerNotFound) {
 			return nil
@@ -162,7 +182,7 @@ func (bc *BlobContainers) Delete(ctx context.Context, name string) error {
 
 // AccessURL signs a container SAS: sp=r, or sp=rc when writeable. Never w: with
 // create but no write permission, storage refuses to overwrite an existing blob.
-func (bc *BlobContainers) AccessURL(ctx context.Context, name string, writeable bool, ttl time.Duration) (string, error) {
+func (bc *Containers) AccessURL(ctx context.Context, name string, writeable bool, ttl time.Duration) (string, error) {
 	now := bc.now().UTC()
 	perms := sas.ContainerPermissions{Read: true, Create: writeable}
 	qp, err := bc.signer.sign(ctx, sas.BlobSignatureValues{
@@ -241,12 +261,16 @@ func (s *userDelegationSigner) credential(ctx context.Context, sasExpiry time.Ti
 	return cred, nil
 }
 
-// storageError marks faults a retry may cure (throttling, 5xx, no connection) as
-// model.ErrUnavailable so clients get 503 and Retry-After.
+// storageError marks faults a retry may cure (throttling, 5xx, no connection, and
+// AuthorizationPermissionMismatch, what storage answers while the app's role
+// assignments still propagate) as model.ErrUnavailable so clients get 503 and
+// Retry-After. Other refusals (a wrong key: AuthenticationFailed on Azure,
+// AuthorizationFailure on Azurite) stay errors.
 func storageError(op string, err error) error {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
-		if re.StatusCode >= 500 || re.StatusCode == http.StatusTooManyRequests || re.StatusCode == http.StatusRequestTimeout {
+		if re.StatusCode >= 500 || re.StatusCode == http.StatusTooManyRequests || re.StatusCode == http.StatusRequestTimeout ||
+			re.ErrorCode == string(bloberror.AuthorizationPermissionMismatch) {
 			return fmt.Errorf("%s: %w: %w", op, model.ErrUnavailable, err)
 		}
 		return fmt.Errorf("%s: %w", op, err)
