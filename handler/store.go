@@ -8,7 +8,9 @@ import (
 )
 
 // Store keeps buffer records. tablestore.Store implements it over Azure Table
-// Storage; tests of pure handler logic may use a fake.
+// Storage, memstore.Store in memory for tests of handler logic; internal/storetest
+// checks both against the promises below. There is no plain delete: a record
+// leaves only through soft delete, a purge mark and Purge.
 type Store interface {
 	// Insert stores a new record (ID, CreatedAt, Location, Tags, ExpiresAt set by the
 	// caller) and returns it with its ETag.
@@ -23,9 +25,6 @@ type Store interface {
 	List(ctx context.Context, q model.ListQuery) (model.ListPage, error)
 	// Count counts the buffers the filter selects.
 	Count(ctx context.Context, f model.Filter) (int, error)
-	// Delete removes a record and its index entries (used to undo a create whose
-	// container could not be made; the sweep uses Purge).
-	Delete(ctx context.Context, id string) error
 
 	// Modify reads the record, applies change and swaps the result in, retrying on a
 	// fresh read when another writer wins; change's error comes back wrapped. The

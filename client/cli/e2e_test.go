@@ -36,17 +36,6 @@ var stack struct {
 	err       error
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if stack.server != nil {
-		stack.server.Close()
-	}
-	if stack.azurite != nil {
-		stack.azurite.Stop()
-	}
-	os.Exit(code)
-}
-
 // connectHandler opens the real table store and blob containers a connection
 // string names, as cmd/handler wires them, with the tables created.
 func connectHandler(ctx context.Context, connectionString, tablePrefix string) (handler.Options, error) {
@@ -77,7 +66,7 @@ func liveServer(t *testing.T) string {
 		t.Skip("end-to-end test needs Azurite")
 	}
 	stack.once.Do(func() {
-		stack.azurite, stack.err = azurite.Start(azurite.Options{})
+		stack.azurite, stack.err = cliAzurite.Instance()
 		if stack.err != nil {
 			return
 		}
