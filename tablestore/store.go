@@ -189,6 +189,7 @@ func bufferProperties(b model.Buffer) (map[string]any, error) {
 	if b.Purging {
 		props["Purging"] = true
 	}
+	statusProperties(b.DataStatus, props)
 	for n := 0; n == 0 || len(tagsJSON) > 0; n++ {
 		if n == maxTagsChunks {
 			return nil, fmt.Errorf("tags of buffer %s take more than %d bytes", b.ID, maxTagsChunks*tagsChunkBytes)
@@ -264,6 +265,9 @@ func parseBuffer(props map[string]any) (model.Buffer, error) {
 	}
 	b.IsSoftDeleted, _ = props["SoftDeleted"].(bool)
 	b.Purging, _ = props["Purging"].(bool)
+	if b.DataStatus, err = parseStatus(props); err != nil {
+		return model.Buffer{}, fmt.Errorf("buffer %s: %w", b.ID, err)
+	}
 	var tagsJSON []byte
 	for n := 0; ; n++ {
 		chunk, ok := props[tagsProperty(n)].(string)

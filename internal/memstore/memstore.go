@@ -70,7 +70,17 @@ func clone(b model.Buffer) model.Buffer {
 	}
 	b.ExpiresAt = cloneTime(b.ExpiresAt)
 	b.KeptExpiresAt = cloneTime(b.KeptExpiresAt)
+	b.CompletedAt = cloneTime(b.CompletedAt)
+	b.Size = cloneInt(b.Size)
+	b.Blobs = cloneInt(b.Blobs)
 	return b
+}
+
+func cloneInt(n *int64) *int64 {
+	if n != nil {
+		n = new(*n)
+	}
+	return n
 }
 
 func cloneTime(t *time.Time) *time.Time {

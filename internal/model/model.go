@@ -22,6 +22,10 @@ type Buffer struct {
 	// IsSoftDeleted marks a deleted buffer that can still be restored until
 	// ExpiresAt, when it is purged.
 	IsSoftDeleted bool `json:"isSoftDeleted,omitempty"`
+	// DataStatus is the state of the buffer's data (additive fields: Tyger's
+	// clients ignore them). Only a final status is stored; empty and writing are
+	// read from the blob markers when the buffer is shown.
+	DataStatus
 
 	// KeptExpiresAt is the expiry a soft-deleted buffer had before its deletion, so
 	// a restore can give it back. Storage-only: never on the wire.
