@@ -41,7 +41,12 @@ type WriteOptions struct {
 	// FlushInterval, when > 0, uploads a short blob once data has waited this long,
 	// so a slow producer's bytes reach readers promptly.
 	FlushInterval time.Duration
-	Progress      Progress
+	// HeartbeatInterval is how often the writer leaves a sign of life for readers
+	// (a .heartbeat/<n> blob), even while its input is idle; default
+	// DefaultHeartbeatInterval. Readers give up on a writer silent for their idle
+	// timeout, or twice this interval if that is longer.
+	HeartbeatInterval time.Duration
+	Progress          Progress
 	// HTTPClient sends the blob requests; nil means a transport that keeps many idle
 	// connections per host, so parallel uploads do not keep re-dialling.
 	HTTPClient *http.Client
@@ -57,7 +62,17 @@ type ReadOptions struct {
 	// default DefaultMemoryLimit. The blob the output needs next is always let in,
 	// so a writer's bigger blobs slow a read down rather than fail it.
 	MemoryLimit int64
-	Progress    Progress
+	// IdleTimeout, when > 0, ends the read with ErrWriterStopped once the reader
+	// has waited this long for a writer that left neither new data nor a sign of
+	// life meanwhile. It applies to writers that declare a heartbeat (spool's),
+	// and, with IdleTimeoutAlways, to writers that declare none (Tyger's), which
+	// show no life while their input is idle.
+	IdleTimeout       time.Duration
+	IdleTimeoutAlways bool
+	Progress          Progress
+	// Total, when set, is told the buffer's size in bytes as soon as its seal is
+	// seen, so progress can show a percentage and a time left.
+	Total func(bytes int64)
 	// HTTPClient and Logf work as in WriteOptions.
 	HTTPClient *http.Client
 	Logf       func(format string, args ...any)
@@ -67,4 +82,7 @@ type ReadOptions struct {
 type Stats struct {
 	Bytes int64 // data bytes moved
 	Blobs int64 // non-empty data blobs moved (the terminal empty blob is not counted)
+	// HashChain is the chain value of the terminal empty blob: the buffer's final
+	// chain, which its seal records. Empty when the transfer did not finish.
+	HashChain string
 }

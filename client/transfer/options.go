@@ -3,6 +3,7 @@ package transfer
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/alecthomas/units"
 )
@@ -49,6 +50,12 @@ func (o WriteOptions) Validate() error {
 func (o WriteOptions) validate() (opts WriteOptions, note string, err error) {
 	if o.BlockSize == 0 {
 		o.BlockSize = DefaultBlockSize
+	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if o.HeartbeatInterval < 10*time.Millisecond || o.HeartbeatInterval > time.Hour {
+		return o, "", invalidf("invalid heartbeat interval %s: it must be from 10ms to 1h", o.HeartbeatInterval)
 	}
 	if err := sharedOptions(&o.DOP, DefaultWriteDOP, &o.MemoryLimit, &o.Progress); err != nil {
 		return o, "", err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"spool/internal/backoff"
+	"spool/internal/model"
 )
 
 const (
@@ -57,6 +58,7 @@ type fetched struct {
 	contentMD5 string // header value as sent, which the chain is computed over
 	chain      string
 	hasChain   bool
+	header     http.Header // a metadata blob's response headers
 	err        error
 }
 
@@ -67,6 +69,12 @@ type reader struct {
 	hasher   *md5Hasher
 	complete atomic.Bool  // .bufferend says complete: a missing blob will never appear
 	final    atomic.Int64 // number of the terminal empty blob once seen, else -1
+	// seal is .bufferend once seen; heartbeat the interval .bufferstart declares
+	// (0: none); life the idle watch, nil without an idle timeout.
+	seal      atomic.Pointer[model.Seal]
+	heartbeat atomic.Int64
+	life      *liveness
+	total     func(int64)
 
 	// Workers claim blob numbers in order and queue their result slot in the same
 	// order, so the output can take results strictly in sequence while the
@@ -80,7 +88,8 @@ func newReader(ctx context.Context, c *containerClient, opts ReadOptions) (*read
 	// Downloads may run this far ahead of the blob being written to the output.
 	window := opts.DOP + 4
 	memory, stopMemory := newBlobMemory(ctx, min(int64(window)*DefaultBlockSize, opts.MemoryLimit))
-	rd := &reader{c: c, memory: memory, hasher: newMD5Hasher(opts.DOP), slots: make(chan chan fetched, window)}
+	rd := &reader{c: c, memory: memory, hasher: newMD5Hasher(opts.DOP), slots: make(chan chan fetched, window),
+		life: newLiveness(opts.IdleTimeout, opts.IdleTimeoutAlways), total: opts.Total}
 	rd.final.Store(-1)
 	return rd, func() {
 		stopMemory()
@@ -107,11 +116,13 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil) // runs before wg.Wait: stop the helpers, then wait for them
-	wg.Go(func() {
-		if err := rd.pollEnd(rctx); err != nil {
-			cancel(err)
-		}
-	})
+	for _, helper := range []func(context.Context) error{rd.pollEnd, rd.watchWriter} {
+		wg.Go(func() {
+			if err := helper(rctx); err != nil {
+				cancel(err)
+			}
+		})
+	}
 	if err := rd.readStart(rctx); err != nil {
 		return Stats{}, rootCause(rctx, err)
 	}
@@ -179,7 +190,8 @@ func (rd *reader) output(ctx context.Context, w io.Writer, progress Progress) (S
 			return stats, corruptf("hash chain mismatch at blob %s: the buffer is corrupt", BlobPath(res.n))
 		}
 		if len(res.data) == 0 {
-			return stats, rootCause(ctx, rd.checkNotFailed(ctx))
+			stats.HashChain = chain
+			return stats, rootCause(ctx, rd.checkSeal(ctx, stats))
 		}
 		if _, err := w.Write(res.data); err != nil {
 			return stats, fmt.Errorf("writing output: %w", err)
@@ -223,49 +235,92 @@ func (rd *reader) pollEnd(ctx context.Context) error {
 			}
 			continue
 		}
-		status, err := endStatus(res.data)
+		seal, err := rd.takeSeal(res.data)
 		if err != nil {
 			return err
 		}
-		if status == "failed" {
-			return ErrBufferFailed
-		}
-		if status != "complete" {
-			rd.c.logf("blob %s has unexpected status %q; treating the buffer as complete", endBlobName, status)
+		if seal.Status != model.StatusComplete {
+			rd.c.logf("blob %s has unexpected status %q; treating the buffer as complete", endBlobName, seal.Status)
 		}
 		rd.complete.Store(true)
 		return nil
 	}
 }
 
-// checkNotFailed looks once more at .bufferend when the reader reaches the end of
-// the data before the poller saw the writer finish. Our writer never writes the
-// terminal blob of a failed buffer, but some writers (Tyger, on an input error)
-// may, and then a failed marker already there must win over the empty blob.
-func (rd *reader) checkNotFailed(ctx context.Context) error {
-	if rd.complete.Load() {
-		return nil
+// takeSeal parses and keeps .bufferend: a failed buffer ends the read, and a
+// sealed size is the transfer's total from now on.
+func (rd *reader) takeSeal(body []byte) (model.Seal, error) {
+	seal, err := model.ParseSeal(body)
+	if err != nil {
+		return seal, corruptf("blob %s: %v", endBlobName, err)
 	}
-	res, err := rd.fetch(ctx, endBlobName, -1)
-	if err != nil || res == nil {
-		// No marker yet: the terminal blob is the writer's word that data is complete.
-		return nil
+	if !rd.seal.CompareAndSwap(nil, &seal) {
+		return *rd.seal.Load(), nil
 	}
-	if status, err := endStatus(res.data); err == nil && status == "failed" {
+	if seal.Status == model.StatusFailed {
+		return seal, ErrBufferFailed
+	}
+	if seal.Sealed() && rd.total != nil {
+		rd.total(*seal.Size)
+	}
+	return seal, nil
+}
+
+// checkSeal decides, at the terminal empty blob, whether the data read is the
+// writer's whole buffer. A writer that declared a heartbeat also seals, so its
+// seal is waited for (while the idle watch runs) and the data checked against
+// it: an empty blob forged early, or a tail gone missing, fails here. For other
+// writers (Tyger's), whose seal may never come, .bufferend is looked at once
+// more: our writer never writes the terminal blob of a failed buffer, but some
+// (Tyger, on an input error) may, and then a failed marker must win.
+func (rd *reader) checkSeal(ctx context.Context, stats Stats) error {
+	seal, err := rd.awaitSeal(ctx)
+	if err != nil || seal == nil {
+		return err
+	}
+	if seal.Status == model.StatusFailed {
 		return ErrBufferFailed
+	}
+	if !seal.Sealed() {
+		if rd.heartbeat.Load() > 0 {
+			return corruptf("blob %s holds no size and final chain, though its writer seals: it is forged", endBlobName)
+		}
+		return nil
+	}
+	if *seal.Size != stats.Bytes || *seal.Blobs != stats.Blobs || seal.HashChain != stats.HashChain {
+		return corruptf("the data ends after %d bytes in %d blobs with chain %s, but the writer sealed the buffer at %d bytes in %d blobs with chain %s: its end blob is forged or its tail is missing",
+			stats.Bytes, stats.Blobs, stats.HashChain, *seal.Size, *seal.Blobs, seal.HashChain)
 	}
 	return nil
 }
 
-// endStatus reads the status .bufferend records.
-func endStatus(data []byte) (string, error) {
-	var end struct {
-		Status string `json:"status"`
+// awaitSeal returns .bufferend, waiting for it when the writer declared a
+// heartbeat; nil when a writer without one has not written it.
+func (rd *reader) awaitSeal(ctx context.Context) (*model.Seal, error) {
+	done := func() {}
+	defer func() { done() }()
+	for tries := 0; ; tries++ {
+		if seal := rd.seal.Load(); seal != nil {
+			return seal, nil
+		}
+		res, err := rd.fetch(ctx, endBlobName, -1)
+		if err != nil {
+			return nil, err
+		}
+		if res != nil {
+			seal, err := rd.takeSeal(res.data)
+			return &seal, err
+		}
+		if rd.heartbeat.Load() == 0 {
+			return nil, nil
+		}
+		if tries == 0 {
+			done = rd.life.waiting()
+		}
+		if err := backoff.Sleep(ctx, blobWait(tries)); err != nil {
+			return nil, err
+		}
 	}
-	if err := json.Unmarshal(data, &end); err != nil {
-		return "", corruptf("blob %s is not valid JSON: %v", endBlobName, err)
-	}
-	return end.Status, nil
 }
 
 // readStart waits for .bufferstart and checks the format version.
@@ -280,11 +335,15 @@ func (rd *reader) readStart(ctx context.Context) error {
 			if complete {
 				return corruptf("blob %s is missing: the buffer is corrupt", startBlobName)
 			}
+			if tries == 0 {
+				defer rd.life.waiting()()
+			}
 			if err := backoff.Sleep(ctx, blobWait(tries)); err != nil {
 				return err
 			}
 			continue
 		}
+		rd.life.alive()
 		var start struct {
 			Version string `json:"version"`
 		}
@@ -294,7 +353,9 @@ func (rd *reader) readStart(ctx context.Context) error {
 		if start.Version != bufferFormatVers {
 			return fmt.Errorf("unsupported buffer format version %q; expected %q", start.Version, bufferFormatVers)
 		}
-		return nil
+		interval, err := declaredHeartbeat(res.header)
+		rd.heartbeat.Store(int64(interval))
+		return err
 	}
 }
 
@@ -311,6 +372,7 @@ func (rd *reader) fetchData(ctx context.Context, n int64) fetched {
 			return fetched{n: n, err: err}
 		}
 		if res != nil {
+			rd.life.alive()
 			res.n = n
 			if len(res.data) == 0 {
 				for {
@@ -325,6 +387,9 @@ func (rd *reader) fetchData(ctx context.Context, n int64) fetched {
 		if complete {
 			// Past the end is harmless: the consumer stops at the empty blob first.
 			return fetched{n: n, err: corruptf("blob %s is missing: the buffer is corrupt", name)}
+		}
+		if tries == 0 {
+			defer rd.life.waiting()()
 		}
 		if err := backoff.Sleep(ctx, blobWait(tries)); err != nil {
 			return fetched{n: n, err: err}
@@ -427,6 +492,9 @@ func blobHeaders(name string, n int64, resp *response) (*fetched, error) {
 	}
 	chain := resp.Header.Values(HashChainHeader)
 	res := &fetched{contentMD5: resp.Header.Get("Content-MD5"), hasChain: len(chain) > 0}
+	if n < 0 {
+		res.header = resp.Header
+	}
 	if res.hasChain {
 		res.chain = chain[0]
 	}

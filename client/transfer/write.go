@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"spool/internal/model"
 )
 
 // Defaults from Tyger's writer.
@@ -60,18 +62,34 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 	}
 	// If the start marker cannot be written, nothing of ours is in the buffer, so
 	// there is nothing to mark failed either (and it may be someone else's buffer).
-	start := markerPut(startBlobName, startBlobBody)
-	start.writer = newWriterToken()
-	if err := putBlob(ctx, c, start); err != nil {
+	if err := putBlob(ctx, c, startPut(opts)); err != nil {
 		return Stats{}, err
 	}
+	stopHeartbeat := startHeartbeat(ctx, c, opts.HeartbeatInterval)
+	stats, finalChain, err := writeBlocks(ctx, c, r, opts, resumePoint{chain: InitialHashChain})
+	return seal(ctx, c, stats, finalChain, err, stopHeartbeat)
+}
 
-	stats, finalChain, err := writeBlocks(ctx, c, r, opts)
+// startPut is the .bufferstart of a new write: Tyger's body, plus this writer's
+// token and its heartbeat interval as metadata.
+func startPut(opts WriteOptions) blobPut {
+	start := markerPut(startBlobName, startBlobBody)
+	start.writer = newWriterToken()
+	start.heartbeat = heartbeatValue(opts.HeartbeatInterval)
+	return start
+}
+
+// seal ends a write: after data blobs that all landed, the terminal empty blob
+// and a complete .bufferend carrying the size, blob count and final chain; after a
+// failure, a failed .bufferend so readers stop instead of waiting for more data.
+func seal(ctx context.Context, c *containerClient, stats Stats, finalChain string, err error, stopHeartbeat func()) (Stats, error) {
 	if err == nil {
 		// The terminal empty blob goes last, after every data blob has landed, so a
 		// reader can never see an end of data before all of it is there.
-		err = putBlob(ctx, c, dataPut(BlobPath(stats.Blobs), nil, ContentMD5(nil), NextHashChain(finalChain, ContentMD5(nil))))
+		stats.HashChain = NextHashChain(finalChain, ContentMD5(nil))
+		err = putBlob(ctx, c, dataPut(BlobPath(stats.Blobs), nil, ContentMD5(nil), stats.HashChain))
 	}
+	stopHeartbeat()
 	if err != nil {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
@@ -83,7 +101,8 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 		}
 		return stats, err
 	}
-	if err := putBlob(ctx, c, markerPut(endBlobName, endBlobComplete)); err != nil {
+	body := model.Seal{Status: model.StatusComplete, Size: &stats.Bytes, Blobs: &stats.Blobs, HashChain: stats.HashChain}.Encode()
+	if err := putBlob(ctx, c, markerPut(endBlobName, body)); err != nil {
 		// Readers finish at the empty blob, so the data is complete without it.
 		c.logf("could not write the end marker (the data is complete): %v", err)
 	}
@@ -116,12 +135,20 @@ func newWriterToken() string {
 	return rand.Text()
 }
 
+// resumePoint is where writeBlocks starts: the number of data blobs already in
+// the buffer, their bytes, and the chain value of the last of them.
+type resumePoint struct {
+	blobs, bytes int64
+	chain        string
+}
+
 // writeBlocks cuts r into blocks, hashes them in batches and uploads them with
-// opts.DOP workers. It returns the chain value of the last data blob.
+// opts.DOP workers, numbering them from at. It returns the chain value of the
+// last data blob.
 //
 // Three stages: the producer fills pooled blocks from r; the hasher computes
 // their MD5s and, in block order, their chain values; the uploaders send them.
-func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts WriteOptions) (Stats, string, error) {
+func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts WriteOptions, at resumePoint) (Stats, string, error) {
 	// The caller's ctx, plus the input's read error as a cancellation cause.
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -134,7 +161,10 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 		pool:   newBlockPool(int(writeBlocksHeld(opts.DOP, opts.BlockSize)), int(opts.BlockSize)),
 		raw:    make(chan block),
 		hashed: make(chan block),
+		count:  at.blobs,
 	}
+	p.done.Store(at.bytes)
+	p.blobs.Store(at.blobs)
 	hasher := newMD5Hasher(batch)
 	defer hasher.close()
 
@@ -143,7 +173,7 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 	g.Go(func() error {
 		defer close(p.hashed)
 		var err error
-		lastChain, err = hashBlocks(gctx, p.raw, p.hashed, hasher, batch)
+		lastChain, err = hashBlocks(gctx, p.raw, p.hashed, hasher, batch, at.chain)
 		return err
 	})
 	for range opts.DOP {
@@ -238,8 +268,7 @@ func hashBatch(dop int, blockSize int64) int {
 
 // hashBlocks sets each block's Content-MD5 and chain value and passes it on in
 // order. It returns the chain value of the last block.
-func hashBlocks(ctx context.Context, in <-chan block, out chan<- block, hasher *md5Hasher, batch int) (string, error) {
-	chain := InitialHashChain
+func hashBlocks(ctx context.Context, in <-chan block, out chan<- block, hasher *md5Hasher, batch int, chain string) (string, error) {
 	pending := make([]block, 0, batch)
 	timer := time.NewTimer(hashBatchWait)
 	defer timer.Stop()
@@ -297,6 +326,8 @@ type blobPut struct {
 	// metadata, so a resent Put can tell its own landed try from a rival's
 	// identical start blob. Readers (ours and Tyger's) ignore it.
 	writer string
+	// heartbeat is set on .bufferstart only: the writer's heartbeat interval.
+	heartbeat string
 }
 
 // writerHeader carries a writer's token on the .bufferstart it created.
@@ -324,6 +355,9 @@ func (p blobPut) header() http.Header {
 	}
 	if p.writer != "" {
 		header.Set(writerHeader, p.writer)
+	}
+	if p.heartbeat != "" {
+		header.Set(heartbeatHeader, p.heartbeat)
 	}
 	return header
 }
