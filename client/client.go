@@ -167,6 +167,8 @@ type ListOptions struct {
 	Limit int
 	// SoftDeleted selects deleted (still restorable) buffers instead of live ones.
 	SoftDeleted bool
+	// Status, when set, selects buffers in that data status (list only).
+	Status string
 }
 
 // ListBuffers fetches the first page of buffers.
@@ -180,6 +182,12 @@ func (c *Client) ListBuffers(ctx context.Context, opts ListOptions) (model.Buffe
 	q := filterQuery(opts)
 	if opts.Limit > 0 {
 		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.Status != "" {
+		if _, err := model.ParseStatus(opts.Status); err != nil {
+			return model.BufferList{}, err
+		}
+		q.Set(model.ParamStatus, opts.Status)
 	}
 	var page model.BufferList
 	err := c.do(ctx, call{method: http.MethodGet, path: "/buffers", query: q}, &page)

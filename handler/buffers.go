@@ -188,7 +188,7 @@ func (a *api) getBuffer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeBuffer(w, http.StatusOK, b)
+	a.writeBuffer(w, http.StatusOK, a.withStatus(r.Context(), b))
 	return nil
 }
 
@@ -244,11 +244,12 @@ func (a *api) listBuffers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for _, b := range page.Items {
+	a.withStatuses(r.Context(), page.Items)
+	for _, b := range selectStatus(page.Items, p.status) {
 		list.Items = append(list.Items, withTags(b))
 	}
 	if page.Continuation != "" {
-		list.NextLink = nextLink(p.filter, p.limit, page.Continuation)
+		list.NextLink = nextLink(p.filter, p.status, p.limit, page.Continuation)
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil

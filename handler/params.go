@@ -66,6 +66,7 @@ type listParams struct {
 	filter       model.Filter
 	limit        int
 	continuation string
+	status       string // a data status to select; empty selects all
 }
 
 func readListParams(q *query) (listParams, error) {
@@ -80,8 +81,24 @@ func readListParams(q *query) (listParams, error) {
 	if p.continuation, _, err = q.single("_ct"); err != nil {
 		return p, err
 	}
+	if p.status, err = q.status(); err != nil {
+		return p, err
+	}
 	p.filter.SoftDeleted, err = q.softDeleted()
 	return p, err
+}
+
+// status reads the status list parameter: one of the four data states.
+func (q *query) status() (string, error) {
+	s, ok, err := q.single(model.ParamStatus)
+	if err != nil || !ok {
+		return "", err
+	}
+	status, err := model.ParseStatus(s)
+	if err != nil {
+		return "", invalidInput(err.Error() + ".")
+	}
+	return status, nil
 }
 
 // readCountParams reads the query of GET /buffers/count. As in Tyger, a bad
@@ -150,8 +167,11 @@ func ifMatch(r *http.Request) string {
 // nextLink is the relative link to the page after this one: the same filters and
 // limit, plus the store's continuation token. The function key (`code`) is left out
 // on purpose so it is never echoed into a response body.
-func nextLink(f model.Filter, limit int, continuation string) string {
+func nextLink(f model.Filter, status string, limit int, continuation string) string {
 	q := model.EncodeFilter(f)
+	if status != "" {
+		q.Set(model.ParamStatus, status)
+	}
 	q.Set("api-version", currentVersion)
 	q.Set("limit", strconv.Itoa(limit))
 	q.Set("_ct", continuation)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"spool/client"
+	"spool/internal/model"
 )
 
 // defaultListMax is how many buffers list prints when no --limit is given.
@@ -188,21 +189,26 @@ func keepTags(ctx context.Context, c *client.Client, id string, ch client.Change
 func listCommand() command {
 	return command{
 		name:    "list",
-		args:    "[--tag KEY=VALUE]... [--exclude-tag KEY=VALUE]... [--limit N] [--soft-deleted]",
+		args:    "[--tag KEY=VALUE]... [--exclude-tag KEY=VALUE]... [--status S] [--limit N] [--soft-deleted]",
 		summary: "list buffers as a JSON array",
 		about: fmt.Sprintf(`Prints the buffers that carry every --tag pair and none of the --exclude-tag
 pairs, newest first, as a JSON array. Without --limit at most %d are printed, with
 a warning on stderr when there are more. --soft-deleted lists deleted buffers that
-can still be restored instead of live ones.`, defaultListMax),
+can still be restored instead of live ones. --status keeps the buffers whose data
+is empty, writing, complete or failed.`, defaultListMax),
 		example: "  spool buffer list --tag team=vision --exclude-tag stage=done --limit 20",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			tags := tagFlag(fs, "tag", "only buffers with this tag, `KEY=VALUE`; repeatable, or comma-separated")
 			exclude := tagFlag(fs, "exclude-tag", "leave out buffers with this tag, `KEY=VALUE`; repeatable")
 			limit := fs.IntP("limit", "l", defaultListMax, "print at most `N` buffers")
 			deleted := fs.Bool("soft-deleted", false, "list soft-deleted buffers instead of live ones")
+			status := fs.String("status", "", "only buffers whose data is `S`: empty, writing, complete or failed")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
+				}
+				if _, err := model.ParseStatus(*status); *status != "" && err != nil {
+					return usagef("", "--status: %v", err)
 				}
 				if *limit < 0 {
 					return usagef("", "--limit must be a non-negative integer, got %d", *limit)
@@ -211,7 +217,7 @@ can still be restored instead of live ones.`, defaultListMax),
 				if err != nil {
 					return err
 				}
-				sel.SoftDeleted = *deleted
+				sel.SoftDeleted, sel.Status = *deleted, *status
 				c, err := a.client()
 				if err != nil {
 					return err

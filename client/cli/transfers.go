@@ -152,12 +152,15 @@ func (a *app) openInput(path string) (r io.ReadCloser, size int64, regular bool,
 func readCommand() command {
 	return command{
 		name:    "read",
-		args:    "BUFFER [-o FILE] [--dop N]",
+		args:    "BUFFER [-o FILE] [--dop N] [--idle-timeout DURATION]",
 		summary: "stream a buffer to stdout or a file",
 		about: `Reads the buffer to stdout (or --output), downloading --dop blobs at a time and
 writing only bytes whose MD5 and hash chain check out. It waits for blobs still
-being written, so reading while writing works. It fails on a failed, missing or
-corrupt buffer. BUFFER is a buffer ID, an access URL, or the path of a file
+being written, so reading while writing works, and gives up with an error when
+the writer has shown no life for --idle-timeout (a spool writer leaves a sign
+of life every few seconds, even while its input is idle). It fails on a failed,
+missing or corrupt buffer, and on one whose data does not match the size and
+final hash chain its writer sealed it with. BUFFER is a buffer ID, an access URL, or the path of a file
 holding one (read again when the URL expires).
 
 With --output the data goes to a temporary file beside FILE, which replaces FILE
@@ -167,13 +170,15 @@ read leaves FILE as it was.`,
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			output := fs.StringP("output", "o", "", "write to `FILE` instead of stdout; it is replaced only once the\nwhole buffer is read and verified")
 			dop := fs.IntP("dop", "p", transfer.DefaultReadDOP, "download `N` blobs at once")
+			idle := fs.Duration("idle-timeout", defaultIdleTimeout, "give up when the writer has left no new data and no sign of life\nfor this `DURATION`; 0 waits for ever. Writers that leave no signs\n(Tyger's) are waited for unless it is given")
 			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if err := transferArgs(args, "read", *dop); err != nil {
 					return err
 				}
-				if err := (transfer.ReadOptions{DOP: *dop}).Validate(); err != nil {
-					return usagef("", "%v", err)
+				opts, err := readOptions(*dop, *idle, fs.Changed("idle-timeout"))
+				if err != nil {
+					return err
 				}
 				// Resolve first, so a bad argument costs not even a temporary file.
 				src, err := a.resolve(ctx, args[0], false, *accessTTL)
@@ -185,13 +190,30 @@ read leaves FILE as it was.`,
 					return err
 				}
 				p := newProgress(a.stderr, a.stderrIsTerminal(), "read", -1)
-				stats, err := transfer.Read(ctx, src, out, transfer.ReadOptions{DOP: *dop, Progress: p.update, Logf: p.logf})
+				opts.Progress, opts.Logf = p.update, p.logf
+				stats, err := transfer.Read(ctx, src, out, opts)
 				err = finish(err)
 				p.finish(stats.Bytes, err)
 				return err
 			}
 		},
 	}
+}
+
+// defaultIdleTimeout is how long read waits for a writer that shows no life.
+const defaultIdleTimeout = 60 * time.Second
+
+// readOptions checks the read command's flags. The idle timeout applies to
+// writers that leave no sign of life only when the user gave it.
+func readOptions(dop int, idle time.Duration, idleGiven bool) (transfer.ReadOptions, error) {
+	if idle < 0 {
+		return transfer.ReadOptions{}, usagef("", "--idle-timeout must not be negative, got %s", idle)
+	}
+	opts := transfer.ReadOptions{DOP: dop, IdleTimeout: idle, IdleTimeoutAlways: idleGiven}
+	if err := opts.Validate(); err != nil {
+		return opts, usagef("", "%v", err)
+	}
+	return opts, nil
 }
 
 // openOutput opens where read and gen write: stdout, or a file created or

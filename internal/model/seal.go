@@ -80,3 +80,35 @@ func ParseStatus(s string) (string, error) {
 	}
 	return "", fmt.Errorf("status must be one of empty, writing, complete or failed, not %q", s)
 }
+
+// Markers is what a buffer's writer left in its container: whether .bufferstart
+// is there, and .bufferend's body and time when it is.
+type Markers struct {
+	Started bool
+	End     []byte    // nil while there is no .bufferend
+	EndedAt time.Time // .bufferend's last-modified time
+}
+
+// Status is the data status the markers show. An end marker whose status is
+// neither complete nor failed counts as complete, as Tyger's reader takes it.
+func (m Markers) Status() (DataStatus, error) {
+	switch {
+	case m.End != nil:
+		seal, err := ParseSeal(m.End)
+		if err != nil {
+			return DataStatus{}, err
+		}
+		d := DataStatus{Status: StatusComplete, Size: seal.Size, Blobs: seal.Blobs, HashChain: seal.HashChain}
+		if seal.Status == StatusFailed {
+			d = DataStatus{Status: StatusFailed}
+		}
+		if !m.EndedAt.IsZero() {
+			at := m.EndedAt.UTC()
+			d.CompletedAt = &at
+		}
+		return d, nil
+	case m.Started:
+		return DataStatus{Status: StatusWriting}, nil
+	}
+	return DataStatus{Status: StatusEmpty}, nil
+}
