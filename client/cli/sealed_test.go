@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"spool/internal/model"
+	"spool/internal/reliability"
+)
+
+// showStatus runs `buffer show` and decodes the data status it prints.
+func showStatus(t *testing.T, id string) model.Buffer {
+	t.Helper()
+	r := runCLI(t, "", "buffer", "show", id)
+	var b model.Buffer
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &b) != nil {
+		t.Fatalf("show: %+v", r)
+	}
+	return b
+}
+
+func TestEndToEndShowAndListReportTheDataStatus(t *testing.T) {
+	liveServer(t)
+	rare := "run" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	empty, written := createBuffer(t, "--tag", "k="+rare), createBuffer(t, "--tag", "k="+rare)
+	if r := runCLI(t, "hello", "buffer", "write", written); r.code != 0 {
+		t.Fatalf("write: %+v", r)
+	}
+	if b := showStatus(t, empty); b.Status != model.StatusEmpty {
+		t.Fatalf("empty buffer shows %+v", b.DataStatus)
+	}
+	b := showStatus(t, written)
+	if b.Status != model.StatusComplete || b.Size == nil || *b.Size != 5 || *b.Blobs != 1 || b.HashChain == "" || b.CompletedAt == nil {
+		t.Fatalf("written buffer shows %+v", b.DataStatus)
+	}
+	r := runCLI(t, "", "buffer", "list", "--tag", "k="+rare, "--status", "complete")
+	var items []model.Buffer
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &items) != nil || len(items) != 1 || items[0].ID != written {
+		t.Fatalf("list --status complete: %+v", r)
+	}
+	if r := runCLI(t, "", "buffer", "list", "--status", "done"); r.code != exitUsage || !strings.Contains(r.stderr, "--status") {
+		t.Fatalf("list --status done: %+v", r)
+	}
+}
+
+// TestEndToEndReadersGiveUpOnASIGKILLedWriter kills the real binary mid-stream:
+// it leaves no end marker, so only its stopped heartbeats tell readers, one
+// reading along and one starting after the kill, that nothing more will come.
+func TestEndToEndReadersGiveUpOnASIGKILLedWriter(t *testing.T) {
+	liveServer(t)
+	bin := buildSpool(t)
+	id := createBuffer(t)
+	writer := exec.Command(bin, "buffer", "write", id, "-f", "100ms")
+	stdin, err := writer.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdin.Write([]byte("data before the kill\n"))
+	const idle = 10 * time.Second // at least two of the writer's 5 s heartbeats
+	var wg sync.WaitGroup
+	var concurrent, later result
+	var killedAt time.Time
+	var concurrentEnd, laterEnd time.Time
+	wg.Go(func() {
+		concurrent = runWithInput(context.Background(), nil, "buffer", "read", id, "--idle-timeout", idle.String())
+		concurrentEnd = time.Now()
+	})
+	time.Sleep(1500 * time.Millisecond) // past a flush and the concurrent reader's start
+	writer.Process.Kill()
+	writer.Wait()
+	killedAt = time.Now()
+	wg.Go(func() {
+		time.Sleep(time.Second)
+		later = runWithInput(context.Background(), nil, "buffer", "read", id, "--idle-timeout", idle.String())
+		laterEnd = time.Now()
+	})
+	wg.Wait()
+	for name, r := range map[string]result{"concurrent": concurrent, "later": later} {
+		if r.code != exitFailure || !strings.Contains(r.stderr, "the writer stopped") || r.stdout != "data before the kill\n" {
+			t.Errorf("%s reader: %+v", name, r)
+		}
+	}
+	for name, end := range map[string]time.Time{"concurrent": concurrentEnd, "later": laterEnd} {
+		if took := end.Sub(killedAt); took > idle+8*time.Second {
+			t.Errorf("%s reader gave up %v after the kill", name, took)
+		}
+	}
+	if b := showStatus(t, id); b.Status != model.StatusWriting {
+		t.Errorf("a killed writer's buffer shows %+v", b.DataStatus)
+	}
+	reliability.Record(t, reliability.Row{
+		Area:    "faults (data plane)",
+		Fault:   "writer process SIGKILLed mid-stream (no end marker), a reader reading along and one started after",
+		Tries:   1,
+		Outcome: "both print the verified data, then exit 1 'the writer stopped' within the idle timeout plus a few seconds",
+	})
+}
+
+func TestEndToEndTricklingWriterIsReadToTheEndThroughAnIdleTimeout(t *testing.T) {
+	liveServer(t)
+	id := createBuffer(t)
+	done := make(chan result, 1)
+	go func() {
+		done <- runWithInput(context.Background(), &pacedReader{data: []byte("ab"), piece: 1, pause: 10 * time.Second}, "buffer", "write", id, "-f", "100ms")
+	}()
+	r := runCLI(t, "", "buffer", "read", id, "--idle-timeout", "6s")
+	if w := <-done; w.code != 0 {
+		t.Fatalf("write: %+v", w)
+	}
+	if r.code != 0 || r.stdout != "ab" {
+		t.Fatalf("read of a byte every 10 s with --idle-timeout 6s: %+v", r)
+	}
+}
