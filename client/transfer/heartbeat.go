@@ -26,10 +26,9 @@ func heartbeatBlob(n int64) string { return heartbeatPrefix + strconv.FormatInt(
 // heartbeat creates the writer's heartbeat blobs every interval until ctx ends.
 // A heartbeat that cannot be written is logged and tried again under the same
 // number, so the numbers a reader probes stay contiguous.
-func heartbeat(ctx context.Context, c *containerClient, interval time.Duration) {
+func heartbeat(ctx context.Context, c *containerClient, interval time.Duration, n int64) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
-	var n int64
 	logged := false
 	for {
 		select {
@@ -50,14 +49,15 @@ func heartbeat(ctx context.Context, c *containerClient, interval time.Duration) 
 	}
 }
 
-// startHeartbeat runs heartbeat in the background; the returned stop ends it and
-// waits for it, so no heartbeat is created after the writer's last blob.
-func startHeartbeat(ctx context.Context, c *containerClient, interval time.Duration) (stop func()) {
+// startHeartbeat runs heartbeat in the background from number first; the
+// returned stop ends it and waits for it, so no heartbeat is created after the
+// writer's last blob.
+func startHeartbeat(ctx context.Context, c *containerClient, interval time.Duration, first int64) (stop func()) {
 	hctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		heartbeat(hctx, c, interval)
+		heartbeat(hctx, c, interval, first)
 	}()
 	return func() {
 		cancel()

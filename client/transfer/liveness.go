@@ -100,13 +100,13 @@ func (rd *reader) watchWriter(ctx context.Context) error {
 // already there say nothing about the writer now.
 func (rd *reader) probeHeartbeats(ctx context.Context, next *int64) (bool, error) {
 	if *next < 0 {
-		n, err := rd.heartbeatsSoFar(ctx)
+		n, err := countHeartbeats(ctx, rd.c)
 		*next = n
 		return false, err
 	}
 	found := false
 	for range heartbeatProbesPerTick {
-		ok, err := rd.exists(ctx, heartbeatBlob(*next))
+		_, ok, err := headBlob(ctx, rd.c, heartbeatBlob(*next))
 		if err != nil || !ok {
 			return found, err
 		}
@@ -116,24 +116,28 @@ func (rd *reader) probeHeartbeats(ctx context.Context, next *int64) (bool, error
 	return found, nil
 }
 
-// heartbeatsSoFar counts the heartbeat blobs there, which are numbered without
+// countHeartbeats counts the heartbeat blobs there, which are numbered without
 // gaps: a doubling search for one that is missing, then a bisection, so a
 // reader joining a day-long write makes a few dozen requests, not thousands.
-func (rd *reader) heartbeatsSoFar(ctx context.Context) (int64, error) {
-	ok, err := rd.exists(ctx, heartbeatBlob(0))
+func countHeartbeats(ctx context.Context, c *containerClient) (int64, error) {
+	exists := func(n int64) (bool, error) {
+		_, ok, err := headBlob(ctx, c, heartbeatBlob(n))
+		return ok, err
+	}
+	ok, err := exists(0)
 	if err != nil || !ok {
 		return 0, err
 	}
 	lo, hi := int64(0), int64(1) // lo exists; hi is not known to
 	for {
-		if ok, err = rd.exists(ctx, heartbeatBlob(hi)); err != nil || !ok {
+		if ok, err = exists(hi); err != nil || !ok {
 			break
 		}
 		lo, hi = hi, hi*2
 	}
 	for err == nil && hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		if ok, err = rd.exists(ctx, heartbeatBlob(mid)); ok {
+		if ok, err = exists(mid); ok {
 			lo = mid
 		} else {
 			hi = mid
@@ -142,22 +146,23 @@ func (rd *reader) heartbeatsSoFar(ctx context.Context) (int64, error) {
 	return hi, err
 }
 
-// exists asks storage whether a blob is there.
-func (rd *reader) exists(ctx context.Context, name string) (bool, error) {
-	resp, err := rd.c.do(ctx, http.MethodHead, name, nil, nil)
+// headBlob asks storage for a blob's headers; ok is false when it is not there.
+func headBlob(ctx context.Context, c *containerClient, name string) (http.Header, bool, error) {
+	resp, err := c.do(ctx, http.MethodHead, name, nil, nil)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	switch resp.answer {
 	case answerOK:
-		return true, nil
+		resp.Body.Close()
+		return resp.Header, true, nil
 	case answerNoBlob:
-		return false, nil
+		return nil, false, nil
 	case answerNoContainer:
-		return false, ErrBufferNotFound
+		return nil, false, ErrBufferNotFound
 	case answerNotPermitted:
-		return false, ErrReadNotAllowed
+		return nil, false, ErrReadNotAllowed
 	default:
-		return false, fmt.Errorf("checking blob %s: %w", name, resp.statusError())
+		return nil, false, fmt.Errorf("checking blob %s: %w", name, resp.statusError())
 	}
 }

@@ -56,7 +56,11 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 	if note != "" {
 		c.logf("%s", note)
 	}
+	return writeNew(ctx, c, r, opts)
+}
 
+// writeNew writes a buffer that has no data yet.
+func writeNew(ctx context.Context, c *containerClient, r io.Reader, opts WriteOptions) (Stats, error) {
 	if err := checkBufferEmpty(ctx, c); err != nil {
 		return Stats{}, err
 	}
@@ -65,7 +69,7 @@ func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions
 	if err := putBlob(ctx, c, startPut(opts)); err != nil {
 		return Stats{}, err
 	}
-	stopHeartbeat := startHeartbeat(ctx, c, opts.HeartbeatInterval)
+	stopHeartbeat := startHeartbeat(ctx, c, opts.HeartbeatInterval, 0)
 	stats, finalChain, err := writeBlocks(ctx, c, r, opts, resumePoint{chain: InitialHashChain})
 	return seal(ctx, c, stats, finalChain, err, stopHeartbeat)
 }
@@ -101,12 +105,17 @@ func seal(ctx context.Context, c *containerClient, stats Stats, finalChain strin
 		}
 		return stats, err
 	}
+	putSeal(ctx, c, stats)
+	return stats, nil
+}
+
+// putSeal writes the complete .bufferend of data that stats describes.
+func putSeal(ctx context.Context, c *containerClient, stats Stats) {
 	body := model.Seal{Status: model.StatusComplete, Size: &stats.Bytes, Blobs: &stats.Blobs, HashChain: stats.HashChain}.Encode()
 	if err := putBlob(ctx, c, markerPut(endBlobName, body)); err != nil {
 		// Readers finish at the empty blob, so the data is complete without it.
 		c.logf("could not write the end marker (the data is complete): %v", err)
 	}
-	return stats, nil
 }
 
 func checkBufferEmpty(ctx context.Context, c *containerClient) error {
@@ -140,6 +149,10 @@ func newWriterToken() string {
 type resumePoint struct {
 	blobs, bytes int64
 	chain        string
+	// resumed: blobs ahead may be there from the interrupted write (its
+	// parallel uploads can leave holes), and one identical to ours counts as ours.
+	resumed   bool
+	firstSize int64 // bytes of data blob 0, when there is one
 }
 
 // writeBlocks cuts r into blocks, hashes them in batches and uploads them with
@@ -162,6 +175,7 @@ func writeBlocks(ctx context.Context, c *containerClient, r io.Reader, opts Writ
 		raw:    make(chan block),
 		hashed: make(chan block),
 		count:  at.blobs,
+		at:     at,
 	}
 	p.done.Store(at.bytes)
 	p.blobs.Store(at.blobs)
@@ -199,6 +213,7 @@ type pipeline struct {
 	pool        *blockPool
 	raw, hashed chan block
 	count       int64 // blocks produced; the producer's alone
+	at          resumePoint
 	done, blobs atomic.Int64
 }
 
@@ -239,7 +254,9 @@ func (p *pipeline) upload(ctx context.Context) error {
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
-		if err := putBlob(ctx, p.c, dataPut(BlobPath(b.n), b.data, b.contentMD5, b.chain)); err != nil {
+		put := dataPut(BlobPath(b.n), b.data, b.contentMD5, b.chain)
+		put.identicalIsOurs = p.at.resumed
+		if err := putBlob(ctx, p.c, put); err != nil {
 			return err
 		}
 		p.pool.put(b.buf)
@@ -328,6 +345,9 @@ type blobPut struct {
 	writer string
 	// heartbeat is set on .bufferstart only: the writer's heartbeat interval.
 	heartbeat string
+	// identicalIsOurs lets an existing blob with this very MD5 and chain count
+	// as written: a resumed write re-creating what the interrupted one landed.
+	identicalIsOurs bool
 }
 
 // writerHeader carries a writer's token on the .bufferstart it created.
@@ -412,7 +432,7 @@ func checkLanded(ctx context.Context, c *containerClient, p blobPut, refused *re
 	switch resp.answer {
 	case answerOK:
 		h := resp.Header
-		if refused.resent && h.Get("Content-MD5") == p.contentMD5 && h.Get(HashChainHeader) == p.chain && h.Get(writerHeader) == p.writer {
+		if (refused.resent || p.identicalIsOurs) && h.Get("Content-MD5") == p.contentMD5 && h.Get(HashChainHeader) == p.chain && h.Get(writerHeader) == p.writer {
 			return nil
 		}
 		if p.name == startBlobName {
