@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -119,4 +123,72 @@ func TestEndToEndTricklingWriterIsReadToTheEndThroughAnIdleTimeout(t *testing.T)
 	if r.code != 0 || r.stdout != "ab" {
 		t.Fatalf("read of a byte every 10 s with --idle-timeout 6s: %+v", r)
 	}
+}
+
+// killedWrite starts the real binary writing file into a new buffer and
+// SIGKILLs it after delay; it returns the buffer.
+func killedWrite(t *testing.T, bin, file string, delay time.Duration) string {
+	t.Helper()
+	id := createBuffer(t)
+	writer := exec.Command(bin, "buffer", "write", id, "-i", file, "-b", "1K", "--dop", "1", "--heartbeat-interval", "100ms")
+	if err := writer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(delay)
+	writer.Process.Kill()
+	writer.Wait()
+	return id
+}
+
+func TestEndToEndResumeAfterSIGKILLAtSeveralPointsIsByteIdentical(t *testing.T) {
+	liveServer(t)
+	bin := buildSpool(t)
+	data := generated(t, 1<<20)
+	file := filepath.Join(t.TempDir(), "data.bin")
+	changed := filepath.Join(t.TempDir(), "changed.bin")
+	os.WriteFile(file, data, 0o644)
+	other := bytes.Clone(data)
+	other[100] ^= 1
+	os.WriteFile(changed, other, 0o644)
+
+	var ids []string
+	for _, delay := range []time.Duration{300 * time.Millisecond, 800 * time.Millisecond, 1500 * time.Millisecond} {
+		ids = append(ids, killedWrite(t, bin, file, delay))
+	}
+	time.Sleep(2300 * time.Millisecond) // the writers count as gone after two heartbeats, in whole seconds
+	cutMidway := 0
+	for i, id := range ids {
+		if showStatus(t, id).Status == "writing" {
+			cutMidway++
+		}
+		if i == 0 {
+			r := runCLI(t, "", "buffer", "write", id, "-i", changed, "--resume", "-b", "1K")
+			if r.code != exitFailure || !strings.Contains(r.stderr, "does not match") {
+				t.Fatalf("resume with a changed file: %+v", r)
+			}
+		}
+		if r := runCLI(t, "", "buffer", "write", id, "-i", file, "--resume"); r.code != 0 {
+			t.Fatalf("resume of %s: %+v", id, r)
+		}
+		r := runCLI(t, "", "buffer", "read", id)
+		if r.code != 0 || r.stdout != string(data) {
+			t.Fatalf("read after resume: code %d, %d bytes, %s", r.code, len(r.stdout), r.stderr)
+		}
+		if b := showStatus(t, id); b.Status != "complete" || *b.Size != int64(len(data)) {
+			t.Fatalf("after resume: %+v", b.DataStatus)
+		}
+	}
+	if cutMidway == 0 {
+		t.Fatal("no kill landed mid-write: the test proved nothing")
+	}
+	if r := runCLI(t, "data", "buffer", "write", ids[0], "--resume"); r.code != exitUsage || !strings.Contains(r.stderr, "needs the input as a file") {
+		t.Fatalf("resume from stdin: %+v", r)
+	}
+	reliability.Record(t, reliability.Row{
+		Area:    "resume",
+		Fault:   fmt.Sprintf("writer process SIGKILLed at %d points of a 1 MiB write (%d mid-write), then resumed; once with a changed file first", len(ids), cutMidway),
+		Tries:   len(ids),
+		Bytes:   int64(len(ids) * len(data)),
+		Outcome: "the changed file is refused and changes nothing; every resume completes and reads back byte-identical, status complete",
+	})
 }

@@ -50,19 +50,29 @@ func accessTTLFlag(fs *pflag.FlagSet) *string {
 	return fs.String("access-ttl", "", "with a buffer ID, ask for access URLs valid this long, as `HH:MM:SS` (30 s to 1 h; default 1 h)")
 }
 
-func writeCommand() command {
-	return command{
-		name:    "write",
-		args:    "BUFFER [-i FILE] [--dop N] [-b|--block-size SIZE] [-f|--flush-interval DURATION]",
-		summary: "stream stdin or a file into a buffer",
-		about: `Writes stdin (or --input) into the buffer as numbered blobs, each with its MD5
+const writeAbout = `Writes stdin (or --input) into the buffer as numbered blobs, each with its MD5
 and a hash chain, uploading --dop blobs at a time. BUFFER is a buffer ID, an access
 URL, or the path of a file holding one (read again when the URL expires). A buffer
 is written once: writing one that already has data fails. If the input fails or
-the write is interrupted, the buffer is marked failed so readers stop.
+the write is interrupted, the buffer is marked failed so readers stop. While it
+writes, it leaves readers a sign of life every few seconds, even when its input
+is idle, and it seals the buffer at the end with its size and final hash chain.
+
+A write cut off without the chance to mark the buffer failed (the process
+killed, the machine gone) is continued with --resume and the same -i FILE, once
+the first writer has been silent for two of its heartbeats: each blob already
+there is checked against the file (MD5 and hash chain), the rest is uploaded and
+the buffer sealed. A file that does not match is refused and nothing changes.
 
 ` + sizeHelp + ` A block is 1K to 682M: the uploads hold a few blocks each,
-within 2G of memory, and fewer run at once when more would not fit.`,
+within 2G of memory, and fewer run at once when more would not fit.`
+
+func writeCommand() command {
+	return command{
+		name:    "write",
+		args:    "BUFFER [-i FILE [--resume]] [--dop N] [-b|--block-size SIZE] [-f|--flush-interval DURATION]",
+		summary: "stream stdin or a file into a buffer",
+		about:   writeAbout,
 		example: "  spool buffer gen 1G | spool buffer write yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer write url.txt -i data.bin --block-size 16M",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			input := fs.StringP("input", "i", "", "read from `FILE` instead of stdin")
@@ -70,6 +80,9 @@ within 2G of memory, and fewer run at once when more would not fit.`,
 			blockSize := fs.StringP("block-size", "b", "4M", "the `SIZE` of each blob")
 			flush := fs.DurationP("flush-interval", "f", defaultFlushInterval,
 				"upload input that has waited this `DURATION`, so slow input reaches\nreaders promptly; 0 turns it off (it is off for regular files)")
+			resume := fs.Bool("resume", false, "continue an interrupted write of the same -i FILE: blobs already\nthere are checked against it, the rest uploaded")
+			heartbeat := fs.Duration("heartbeat-interval", transfer.DefaultHeartbeatInterval, "how often to leave readers a sign of life")
+			fs.MarkHidden("heartbeat-interval") // for tests: readers wait two of these
 			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if err := transferArgs(args, "write", *dop); err != nil {
@@ -79,11 +92,15 @@ within 2G of memory, and fewer run at once when more would not fit.`,
 				if err != nil {
 					return err
 				}
+				opts.HeartbeatInterval = *heartbeat
 				in, size, regular, err := a.openInput(*input)
 				if err != nil {
 					return err
 				}
 				defer in.Close()
+				if *resume && !regular {
+					return usagef("", "--resume needs the input as a file (-i FILE): it checks the data already written against the file, and stdin cannot be read twice")
+				}
 				src, err := a.resolve(ctx, args[0], true, *accessTTL)
 				if err != nil {
 					return err
@@ -95,12 +112,21 @@ within 2G of memory, and fewer run at once when more would not fit.`,
 				}
 				p := newProgress(a.stderr, a.stderrIsTerminal(), "wrote", size)
 				opts.Progress, opts.Logf = p.update, p.logf
-				stats, err := transfer.Write(ctx, src, in, opts)
+				stats, err := writeOrResume(ctx, src, in, size, *resume, opts)
 				p.finish(stats.Bytes, err)
 				return err
 			}
 		},
 	}
+}
+
+// writeOrResume writes in to the buffer, or with resume continues the write of
+// the file in was opened from.
+func writeOrResume(ctx context.Context, src transfer.AccessSource, in io.Reader, size int64, resume bool, opts transfer.WriteOptions) (transfer.Stats, error) {
+	if file, ok := in.(io.ReaderAt); ok && resume {
+		return transfer.Resume(ctx, src, file, size, opts)
+	}
+	return transfer.Write(ctx, src, in, opts)
 }
 
 // writeOptions checks the write command's flags and turns them into transfer
