@@ -107,11 +107,18 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 	}
 	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
 	defer cleanup()
+	return readFrom(ctx, c, w, opts, resumePoint{chain: InitialHashChain})
+}
 
+// readFrom reads the buffer from data blob at.blobs on, the blobs before it
+// (at.bytes bytes ending in chain at.chain) taken as read already.
+func readFrom(ctx context.Context, c *containerClient, w io.Writer, opts ReadOptions, at resumePoint) (Stats, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rd, stop := newReader(rctx, c, opts)
 	defer stop()
+	rd.next = at.blobs
+	rd.memory.advance(at.blobs)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -129,7 +136,7 @@ func Read(ctx context.Context, src AccessSource, w io.Writer, opts ReadOptions) 
 	for range opts.DOP {
 		wg.Go(func() { rd.download(rctx) })
 	}
-	return rd.output(rctx, w, opts.Progress)
+	return rd.output(rctx, w, opts.Progress, at)
 }
 
 // rootCause reports why ctx ended if it did: a helper's failure cancels it, and
@@ -177,9 +184,9 @@ func (rd *reader) claim(ctx context.Context) (int64, chan fetched, bool) {
 
 // output takes the fetched blobs in order, checks the hash chain across them and
 // writes their bytes to w, until the terminal empty blob.
-func (rd *reader) output(ctx context.Context, w io.Writer, progress Progress) (Stats, error) {
-	var stats Stats
-	prev := InitialHashChain
+func (rd *reader) output(ctx context.Context, w io.Writer, progress Progress, at resumePoint) (Stats, error) {
+	stats := Stats{Bytes: at.bytes, Blobs: at.blobs}
+	prev := at.chain
 	for {
 		res, err := rd.nextResult(ctx)
 		if err != nil {

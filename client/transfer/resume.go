@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -52,7 +53,7 @@ func Resume(ctx context.Context, src AccessSource, file io.ReaderAt, size int64,
 	if err != nil {
 		return Stats{}, err
 	}
-	at, terminal, err := verifyPrefix(ctx, c, file, size)
+	at, terminal, err := verifyPrefix(ctx, c, file, size, true)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -148,10 +149,12 @@ func readSeal(ctx context.Context, c *containerClient) (model.Seal, bool, error)
 	return seal, true, err
 }
 
-// verifyPrefix checks the data blobs already in the buffer against the file,
-// by their sizes, MD5s and chain values (HEAD requests: nothing is downloaded),
-// and returns where the write stopped and whether its terminal blob is there.
-func verifyPrefix(ctx context.Context, c *containerClient, file io.ReaderAt, size int64) (resumePoint, bool, error) {
+// verifyPrefix checks the data blobs in the buffer against the file, by their
+// sizes, MD5s and chain values (HEAD requests: nothing is downloaded), and
+// returns where they stop matching and whether that is the terminal blob. A
+// whole file (a write's input) must hold every blob; a partial one (a read's
+// output) ends at the first blob it does not hold all of.
+func verifyPrefix(ctx context.Context, c *containerClient, file io.ReaderAt, size int64, whole bool) (resumePoint, bool, error) {
 	at := resumePoint{chain: InitialHashChain}
 	for ; ; at.blobs++ {
 		name := BlobPath(at.blobs)
@@ -168,6 +171,9 @@ func verifyPrefix(ctx context.Context, c *containerClient, file io.ReaderAt, siz
 		}
 		if at.blobs == 0 {
 			at.firstSize = n
+		}
+		if at.bytes+n > size && !whole {
+			return at, false, nil
 		}
 		if at.bytes+n > size {
 			return at, false, fmt.Errorf("%w: the buffer holds more than the file's %d bytes", ErrResumeMismatch, size)
@@ -201,4 +207,38 @@ func fileMD5(file io.ReaderAt, off, n int64) (string, error) {
 		return "", fmt.Errorf("reading the file: %w", err)
 	}
 	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+}
+
+// ResumeRead continues a read into file, which holds the start of the buffer
+// from an earlier read that was cut off. The whole blobs the file holds are
+// checked against the buffer's (MD5 and chain, by HEAD requests); bytes past the
+// last of them are cut off and read again, and the read goes on from there,
+// appending to file. A file that does not match the buffer is refused with
+// ErrResumeMismatch and left as it is.
+func ResumeRead(ctx context.Context, src AccessSource, file *os.File, opts ReadOptions) (Stats, error) {
+	opts, err := opts.validate()
+	if err != nil {
+		return Stats{}, err
+	}
+	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
+	defer cleanup()
+	fi, err := file.Stat()
+	if err != nil {
+		return Stats{}, fmt.Errorf("reading the output: %w", err)
+	}
+	at, terminal, err := verifyPrefix(ctx, c, file, fi.Size(), false)
+	if err != nil {
+		return Stats{}, err
+	}
+	if terminal && at.bytes != fi.Size() {
+		return Stats{}, fmt.Errorf("%w: the file has %d bytes, the buffer %d", ErrResumeMismatch, fi.Size(), at.bytes)
+	}
+	if err := file.Truncate(at.bytes); err != nil {
+		return Stats{}, fmt.Errorf("cutting the output back to %d verified bytes: %w", at.bytes, err)
+	}
+	if _, err := file.Seek(at.bytes, io.SeekStart); err != nil {
+		return Stats{}, fmt.Errorf("seeking in the output: %w", err)
+	}
+	opts.Progress(at.bytes)
+	return readFrom(ctx, c, file, opts, at)
 }

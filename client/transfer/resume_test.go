@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -144,4 +145,52 @@ func TestResumeOfAnUnstartedBufferWritesItAndOfACompleteOneChangesNothing(t *tes
 	if out, err := b.readAll(context.Background(), ReadOptions{}); err != nil || !bytes.Equal(out, data) {
 		t.Fatalf("read %d bytes, %v", len(out), err)
 	}
+}
+
+func TestResumeReadContinuesAPartialFileAndRefusesAForeignOne(t *testing.T) {
+	data := genData(0, 6<<10+100)
+	b := newBuffer(t)
+	b.writeBytes(t, data, WriteOptions{BlockSize: 1 << 10})
+	foreign := bytes.Clone(data[:3000])
+	foreign[2000] ^= 1
+	cases := []struct {
+		name    string
+		partial []byte
+		want    error
+	}{
+		{"nothing yet", nil, nil},
+		{"a blob boundary", data[:1<<10], nil},
+		{"mid-blob", data[:1500], nil},
+		{"everything", data, nil},
+		{"a changed byte", foreign, ErrResumeMismatch},
+		{"more than the buffer", append(bytes.Clone(data), 'x'), ErrResumeMismatch},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := t.TempDir() + "/out"
+			os.WriteFile(path, c.partial, 0o644)
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stats, err := ResumeRead(context.Background(), StaticURL(b.read), f, ReadOptions{DOP: 3})
+			f.Close()
+			got, _ := os.ReadFile(path)
+			if c.want != nil {
+				if !errors.Is(err, c.want) || !bytes.Equal(got, c.partial) {
+					t.Fatalf("err = %v, file changed: %v", err, !bytes.Equal(got, c.partial))
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, data) || stats.Bytes != int64(len(data)) {
+				t.Fatalf("resumed read: %+v, %v; file has %d bytes, identical %v", stats, err, len(got), bytes.Equal(got, data))
+			}
+		})
+	}
+	reliability.Record(t, reliability.Row{
+		Area:    "resume",
+		Fault:   "read resumed into a partial file cut at nothing, a blob boundary, mid-blob and the end; and into files with a changed byte or extra bytes",
+		Tries:   len(cases),
+		Outcome: "partial files completed byte-identical; foreign ones refused and left untouched",
+	})
 }
