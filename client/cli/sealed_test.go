@@ -192,3 +192,49 @@ func TestEndToEndResumeAfterSIGKILLAtSeveralPointsIsByteIdentical(t *testing.T) 
 		Outcome: "the changed file is refused and changes nothing; every resume completes and reads back byte-identical, status complete",
 	})
 }
+
+func TestEndToEndReadResumeAfterSIGKILLCompletesTheFileAndRefusesAForeignOne(t *testing.T) {
+	liveServer(t)
+	bin := buildSpool(t)
+	data := generated(t, 8<<20)
+	id := createBuffer(t)
+	if r := runWithInput(context.Background(), bytes.NewReader(data), "buffer", "write", id, "-b", "16K"); r.code != 0 {
+		t.Fatalf("write: %+v", r)
+	}
+	out := filepath.Join(t.TempDir(), "out.bin")
+	reader := exec.Command(bin, "buffer", "read", id, "-o", out, "--resume", "--dop", "1")
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	reader.Process.Kill()
+	reader.Wait()
+	partial, _ := os.ReadFile(out)
+	if len(partial) >= len(data) {
+		t.Logf("the reader finished before the kill (%d bytes)", len(partial))
+	}
+	foreign := filepath.Join(t.TempDir(), "foreign.bin")
+	os.WriteFile(foreign, bytes.Repeat([]byte("x"), 20<<10), 0o644)
+	if r := runCLI(t, "", "buffer", "read", id, "-o", foreign, "--resume"); r.code != exitFailure || !strings.Contains(r.stderr, "does not match") {
+		t.Fatalf("resume into a foreign file: %+v", r)
+	}
+	if got, _ := os.ReadFile(foreign); !bytes.Equal(got, bytes.Repeat([]byte("x"), 20<<10)) {
+		t.Fatal("the foreign file was changed")
+	}
+	if r := runCLI(t, "", "buffer", "read", id, "-o", out, "--resume"); r.code != 0 {
+		t.Fatalf("resume: %+v", r)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatalf("resumed file has %d bytes, identical %v", len(got), bytes.Equal(got, data))
+	}
+	if r := runCLI(t, "", "buffer", "read", id, "--resume"); r.code != exitUsage || !strings.Contains(r.stderr, "needs the output as a file") {
+		t.Fatalf("resume to stdout: %+v", r)
+	}
+	reliability.Record(t, reliability.Row{
+		Area:    "resume",
+		Fault:   fmt.Sprintf("reader process SIGKILLed after %d of %d bytes, then read --resume; and --resume into a foreign file", len(partial), len(data)),
+		Tries:   1,
+		Bytes:   int64(len(data)),
+		Outcome: "the file completes byte-identical; the foreign file is refused and left as it was",
+	})
+}

@@ -178,7 +178,7 @@ func (a *app) openInput(path string) (r io.ReadCloser, size int64, regular bool,
 func readCommand() command {
 	return command{
 		name:    "read",
-		args:    "BUFFER [-o FILE] [--dop N] [--idle-timeout DURATION]",
+		args:    "BUFFER [-o FILE [--resume]] [--dop N] [--idle-timeout DURATION]",
 		summary: "stream a buffer to stdout or a file",
 		about: `Reads the buffer to stdout (or --output), downloading --dop blobs at a time and
 writing only bytes whose MD5 and hash chain check out. It waits for blobs still
@@ -191,12 +191,16 @@ holding one (read again when the URL expires).
 
 With --output the data goes to a temporary file beside FILE, which replaces FILE
 only when the whole buffer has been read and verified: a failed or interrupted
-read leaves FILE as it was.`,
+read leaves FILE as it was. With --resume, FILE is written in place instead, so a
+read cut off leaves what it verified there, and the next read --resume checks
+that against the buffer (MD5 and hash chain of each whole blob) and goes on from
+where it stopped; a FILE that does not match is refused and left as it is.`,
 		example: "  spool buffer read yf4sx2aqzitepjhmxjhanomn5e -o data.bin\n  spool buffer read url.txt | sha256sum",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			output := fs.StringP("output", "o", "", "write to `FILE` instead of stdout; it is replaced only once the\nwhole buffer is read and verified")
 			dop := fs.IntP("dop", "p", transfer.DefaultReadDOP, "download `N` blobs at once")
 			idle := fs.Duration("idle-timeout", defaultIdleTimeout, "give up when the writer has left no new data and no sign of life\nfor this `DURATION`; 0 waits for ever. Writers that leave no signs\n(Tyger's) are waited for unless it is given")
+			resume := fs.Bool("resume", false, "continue a read cut off earlier: -o FILE is written in place, its\nwhole blobs checked against the buffer and the rest appended")
 			accessTTL := accessTTLFlag(fs)
 			return func(ctx context.Context, args []string) error {
 				if err := transferArgs(args, "read", *dop); err != nil {
@@ -206,24 +210,44 @@ read leaves FILE as it was.`,
 				if err != nil {
 					return err
 				}
+				if *resume && (*output == "" || *output == "-") {
+					return usagef("", "--resume needs the output as a file (-o FILE): it continues what the file holds")
+				}
 				// Resolve first, so a bad argument costs not even a temporary file.
 				src, err := a.resolve(ctx, args[0], false, *accessTTL)
 				if err != nil {
 					return err
 				}
-				out, finish, err := a.readOutput(*output)
-				if err != nil {
-					return err
-				}
 				p := newProgress(a.stderr, a.stderrIsTerminal(), "read", -1)
 				opts.Progress, opts.Logf = p.update, p.logf
-				stats, err := transfer.Read(ctx, src, out, opts)
-				err = finish(err)
+				stats, err := a.readTo(ctx, src, *output, *resume, opts)
 				p.finish(stats.Bytes, err)
 				return err
 			}
 		},
 	}
+}
+
+// readTo reads the buffer to output: in place with resume, else through
+// readOutput (stdout, or a file replaced only once the read is whole).
+func (a *app) readTo(ctx context.Context, src transfer.AccessSource, output string, resume bool, opts transfer.ReadOptions) (transfer.Stats, error) {
+	if resume {
+		f, err := os.OpenFile(output, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return transfer.Stats{}, fmt.Errorf("opening the output: %w", err)
+		}
+		stats, err := transfer.ResumeRead(ctx, src, f, opts)
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the output: %w", cerr)
+		}
+		return stats, err
+	}
+	out, finish, err := a.readOutput(output)
+	if err != nil {
+		return transfer.Stats{}, err
+	}
+	stats, err := transfer.Read(ctx, src, out, opts)
+	return stats, finish(err)
 }
 
 // defaultIdleTimeout is how long read waits for a writer that shows no life.
