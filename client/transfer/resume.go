@@ -33,15 +33,11 @@ var ErrNotResumable = errors.New("the buffer's write cannot be resumed")
 // written. A buffer with no data yet is simply written; a complete one whose
 // data matches is left as it is.
 func Resume(ctx context.Context, src AccessSource, file io.ReaderAt, size int64, opts WriteOptions) (Stats, error) {
-	opts, note, err := opts.validate()
+	opts, c, cleanup, err := openWrite(src, opts)
 	if err != nil {
 		return Stats{}, err
 	}
-	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
 	defer cleanup()
-	if note != "" {
-		c.logf("%s", note)
-	}
 	start, started, err := headBlob(ctx, c, startBlobName)
 	if err != nil || !started {
 		if err != nil && !errors.Is(err, ErrReadNotAllowed) {

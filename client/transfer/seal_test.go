@@ -73,20 +73,16 @@ func TestWrittenBufferHasTygersLayoutAndASealTygersReaderParses(t *testing.T) {
 	// Tyger never asks for.
 	dataPath := regexp.MustCompile(`^[0-9A-F]{2}(/[0-9A-F]{2})*/[0-9A-F]{3}$`)
 	heartbeats := 0
-	pager := b.admin.NewListBlobsFlatPager(nil)
-	for pager.More() {
-		page, err := pager.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, item := range page.Segment.BlobItems {
-			switch name := *item.Name; {
-			case name == startBlobName || name == endBlobName || dataPath.MatchString(name):
-			case strings.HasPrefix(name, heartbeatPrefix) && *item.Properties.ContentLength == 0:
-				heartbeats++
-			default:
-				t.Errorf("unexpected blob %s", name)
+	for _, name := range blobNames(t, b) {
+		switch {
+		case name == startBlobName || name == endBlobName || dataPath.MatchString(name):
+		case strings.HasPrefix(name, heartbeatPrefix):
+			if body, _, _ := storedBlob(t, b, name); body != "" {
+				t.Errorf("heartbeat %s holds %q", name, body)
 			}
+			heartbeats++
+		default:
+			t.Errorf("unexpected blob %s", name)
 		}
 	}
 	if heartbeats == 0 {

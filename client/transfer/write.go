@@ -47,16 +47,25 @@ type block struct {
 // After a cancellation Write may return while a goroutine is still blocked in
 // r.Read; that goroutine discards whatever the read returns.
 func Write(ctx context.Context, src AccessSource, r io.Reader, opts WriteOptions) (Stats, error) {
-	opts, note, err := opts.validate()
+	opts, c, cleanup, err := openWrite(src, opts)
 	if err != nil {
 		return Stats{}, err
 	}
-	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
 	defer cleanup()
+	return writeNew(ctx, c, r, opts)
+}
+
+// openWrite checks opts and makes the container client a write uses.
+func openWrite(src AccessSource, opts WriteOptions) (WriteOptions, *containerClient, func(), error) {
+	opts, note, err := opts.validate()
+	if err != nil {
+		return opts, nil, nil, err
+	}
+	c, cleanup := newContainer(src, opts.HTTPClient, opts.Logf)
 	if note != "" {
 		c.logf("%s", note)
 	}
-	return writeNew(ctx, c, r, opts)
+	return opts, c, cleanup, nil
 }
 
 // writeNew writes a buffer that has no data yet.
