@@ -165,7 +165,7 @@ func (a *app) login(ctx context.Context, opts login.Options) error {
 		return err
 	}
 	st := sess.Status(ctx)
-	fmt.Fprintf(a.stderr, "Signed in to %s as %s (%s); roles: %s.\n", st.ServerURL, orUnknown(st.Name), st.Method, rolesOf(st))
+	a.notef("Signed in to %s as %s (%s); roles: %s.", st.ServerURL, orUnknown(st.Name), st.Method, rolesOf(st))
 	return nil
 }
 
@@ -257,11 +257,11 @@ func (a *app) logout() error {
 	}
 	switch {
 	case loadErr == nil:
-		fmt.Fprintf(a.stderr, "Logged out of %s.\n", sess.Config.ServerURL)
+		a.notef("Logged out of %s.", sess.Config.ServerURL)
 	case errors.Is(loadErr, login.ErrNotLoggedIn):
-		fmt.Fprintln(a.stderr, "Not logged in.")
+		a.notef("Not logged in.")
 	default:
-		fmt.Fprintln(a.stderr, "Logged out.")
+		a.notef("Logged out.")
 	}
 	return nil
 }
@@ -283,7 +283,7 @@ func rememberedSession() (*login.Session, error) {
 // is the server of the login, the login's tokens: a token is never sent to a server
 // it was not got for.
 func (a *app) clientOptions(sess *login.Session) client.Options {
-	opts := client.Options{ServerURL: a.serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY")}
+	opts := client.Options{ServerURL: a.serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY"), HTTPClient: a.apiHTTPClient()}
 	if opts.ServerURL == "" {
 		opts.ServerURL = os.Getenv("SPOOL_SERVER_URL")
 	}
