@@ -23,6 +23,7 @@ import (
 	"spool/client/testpattern"
 	"spool/handler"
 	"spool/internal/azurite"
+	"spool/internal/reliability"
 	"spool/tablestore"
 )
 
@@ -450,16 +451,49 @@ func buildSpool(t *testing.T) string {
 // TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
 // signal wiring in main is covered too.
 func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
+	code, stderr, id := signalBinaryWrite(t, os.Interrupt)
+	if code != exitCanceled || stderr != "spool: canceled\n" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	r := runCLI(t, "", "buffer", "read", id)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "permanently failed") {
+		t.Fatalf("read of an interrupted buffer: %+v", r)
+	}
+}
+
+// TestEndToEndSIGTERMOnTheBinaryExits143AndMarksTheBufferFailed: what a service
+// manager or a container runtime sends is handled like Ctrl-C, and says so.
+func TestEndToEndSIGTERMOnTheBinaryExits143AndMarksTheBufferFailed(t *testing.T) {
+	code, stderr, id := signalBinaryWrite(t, syscall.SIGTERM)
+	if code != exitTerminated || stderr != "spool: terminated\n" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	r := runCLI(t, "", "buffer", "read", id)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "permanently failed") {
+		t.Fatalf("read of a terminated buffer: %+v", r)
+	}
+	reliability.Record(t, reliability.Row{
+		Area:    "write",
+		Fault:   "SIGTERM to the spool binary mid write",
+		Tries:   1,
+		Outcome: fmt.Sprintf("exit %d, stderr %q; a later read fails: %s", code, stderr, lastLine(r.stderr)),
+	})
+}
+
+// signalBinaryWrite starts the real binary writing a new buffer, sends it sig once
+// a data blob exists, and returns its exit status, its stderr and the buffer.
+func signalBinaryWrite(t *testing.T, sig os.Signal) (code int, stderr, id string) {
+	t.Helper()
 	liveServer(t)
 	bin := buildSpool(t)
-	id := createBuffer(t)
+	id = createBuffer(t)
 	cmd := exec.Command(bin, "buffer", "write", id, "-f", "100ms")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -467,17 +501,14 @@ func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // past a flush, so a data blob exists
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	err = cmd.Wait()
 	stdin.Close()
 	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitCanceled || stderr.String() != "spool: canceled\n" {
-		t.Fatalf("exit %v, stderr %q", err, stderr.String())
+	if !errors.As(err, &exitErr) {
+		t.Fatalf("exit %v, stderr %q", err, errOut.String())
 	}
-	r := runCLI(t, "", "buffer", "read", id)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "permanently failed") {
-		t.Fatalf("read of an interrupted buffer: %+v", r)
-	}
+	return exitErr.ExitCode(), errOut.String(), id
 }

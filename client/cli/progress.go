@@ -101,9 +101,6 @@ func (p *progress) clearStatus() {
 }
 
 func (p *progress) run() {
-	if p.silent {
-		return
-	}
 	t := time.NewTicker(progressEvery)
 	defer t.Stop()
 	for {
@@ -119,6 +116,9 @@ func (p *progress) run() {
 // tick samples the running total and shows it: redrawn on a terminal, as a plain
 // line every plainEvery otherwise.
 func (p *progress) tick(now time.Time) {
+	if p.silent {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	done := p.done.Load()
