@@ -451,33 +451,35 @@ func buildSpool(t *testing.T) string {
 // TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
 // signal wiring in main is covered too.
 func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
-	code, stderr, id := signalBinaryWrite(t, os.Interrupt)
-	if code != exitCanceled || stderr != "spool: canceled\n" {
+	checkSignaledWrite(t, os.Interrupt, exitCanceled, "spool: canceled\n")
+}
+
+// TestEndToEndSIGTERMOnTheBinaryExits143AndMarksTheBufferFailed: what a service
+// manager or a container runtime sends is handled like Ctrl-C, and says so.
+func TestEndToEndSIGTERMOnTheBinaryExits143AndMarksTheBufferFailed(t *testing.T) {
+	readErr := checkSignaledWrite(t, syscall.SIGTERM, exitTerminated, "spool: terminated\n")
+	reliability.Record(t, reliability.Row{
+		Area:    "write",
+		Fault:   "SIGTERM to the spool binary mid write",
+		Tries:   1,
+		Outcome: fmt.Sprintf("exit %d, %q; a later read fails: %s", exitTerminated, "spool: terminated", lastLine(readErr)),
+	})
+}
+
+// checkSignaledWrite sends sig to the real binary mid write, checks its exit status
+// and stderr, and that a read then fails on the buffer marked failed; it returns
+// that read's stderr.
+func checkSignaledWrite(t *testing.T, sig os.Signal, wantCode int, wantStderr string) string {
+	t.Helper()
+	code, stderr, id := signalBinaryWrite(t, sig)
+	if code != wantCode || stderr != wantStderr {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	r := runCLI(t, "", "buffer", "read", id)
 	if r.code != exitFailure || !strings.Contains(r.stderr, "permanently failed") {
 		t.Fatalf("read of an interrupted buffer: %+v", r)
 	}
-}
-
-// TestEndToEndSIGTERMOnTheBinaryExits143AndMarksTheBufferFailed: what a service
-// manager or a container runtime sends is handled like Ctrl-C, and says so.
-func TestEndToEndSIGTERMOnTheBinaryExits143AndMarksTheBufferFailed(t *testing.T) {
-	code, stderr, id := signalBinaryWrite(t, syscall.SIGTERM)
-	if code != exitTerminated || stderr != "spool: terminated\n" {
-		t.Fatalf("exit %d, stderr %q", code, stderr)
-	}
-	r := runCLI(t, "", "buffer", "read", id)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "permanently failed") {
-		t.Fatalf("read of a terminated buffer: %+v", r)
-	}
-	reliability.Record(t, reliability.Row{
-		Area:    "write",
-		Fault:   "SIGTERM to the spool binary mid write",
-		Tries:   1,
-		Outcome: fmt.Sprintf("exit %d, stderr %q; a later read fails: %s", code, stderr, lastLine(r.stderr)),
-	})
+	return r.stderr
 }
 
 // signalBinaryWrite starts the real binary writing a new buffer, sends it sig once

@@ -179,14 +179,7 @@ func loginStatusCommand() command {
 prompting) who it names, their roles and when it expires. Exits 1 when nobody is
 logged in or the login needs 'spool login' again.`,
 		example: "  spool login status",
-		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				return a.loginStatus(ctx)
-			}
-		},
+		flags:   withoutArgs((*app).loginStatus),
 	}
 }
 
@@ -235,14 +228,7 @@ func logoutCommand() command {
 token and talk to --server-url, SPOOL_SERVER_URL or the local default again.
 Tokens already in the platform's encrypted cache lapse on their own.`,
 		example: "  spool logout",
-		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				return a.logout()
-			}
-		},
+		flags:   withoutArgs(func(a *app, _ context.Context) error { return a.logout() }),
 	}
 }
 

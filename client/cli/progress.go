@@ -42,6 +42,9 @@ type progress struct {
 	mu        sync.Mutex // serialises writes to out, and guards samples and lastPlain
 	samples   []sample   // the last rateWindow of (time, bytes) readings
 	lastPlain time.Time
+	// plainBytes is the count the last plain line showed: a transfer that has not
+	// moved since prints no new line (its warnings say what it waits for).
+	plainBytes int64
 	drawn     bool // a status line is on the terminal
 	stop      chan struct{}
 	stopped   sync.WaitGroup
@@ -114,7 +117,7 @@ func (p *progress) run() {
 }
 
 // tick samples the running total and shows it: redrawn on a terminal, as a plain
-// line every plainEvery otherwise.
+// line every plainEvery otherwise, while bytes move.
 func (p *progress) tick(now time.Time) {
 	if p.silent {
 		return
@@ -130,9 +133,9 @@ func (p *progress) tick(now time.Time) {
 	case p.tty:
 		fmt.Fprintf(p.out, "\r\033[K%s", p.line(done, now.Sub(p.start)))
 		p.drawn = true
-	case now.Sub(p.lastPlain) >= plainEvery:
+	case now.Sub(p.lastPlain) >= plainEvery && done != p.plainBytes:
 		fmt.Fprintf(p.out, "%s %s\n", p.verb, p.line(done, now.Sub(p.start)))
-		p.lastPlain = now
+		p.lastPlain, p.plainBytes = now, done
 	}
 }
 

@@ -82,6 +82,16 @@ func TestProgressOnATerminalShowsNoETAWhileNothingMoves(t *testing.T) {
 	}
 }
 
+func TestProgressOffATerminalPrintsNoLineWhileNothingMoves(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	p := newProgressAt(&buf, false, "wrote", -1, start)
+	driveProgress(p, start, 30*time.Second, func(e time.Duration) int64 { return min(int64(e/time.Second), 12) })
+	if buf.String() != "wrote 10 B  0.0 MB/s  10s\nwrote 12 B  0.0 MB/s  20s\n" {
+		t.Fatalf("output %q", buf.String())
+	}
+}
+
 var errStalled = bytes.ErrTooLarge // any error: a failed transfer
 
 func TestSilentProgressPrintsOnlyWarningsItIsAllowedTo(t *testing.T) {

@@ -385,6 +385,19 @@ func safeLine(err error) string {
 	return redact.String(oneLine(err.Error()))
 }
 
+// withoutArgs is the flags function of a command that has no flags or arguments
+// of its own: it runs run.
+func withoutArgs(run func(a *app, ctx context.Context) error) func(*app, *pflag.FlagSet) func(context.Context, []string) error {
+	return func(a *app, _ *pflag.FlagSet) func(context.Context, []string) error {
+		return func(ctx context.Context, args []string) error {
+			if err := wantArgs(args, 0, ""); err != nil {
+				return err
+			}
+			return run(a, ctx)
+		}
+	}
+}
+
 // wantArgs checks the number of positional arguments.
 func wantArgs(args []string, n int, names string) error {
 	switch {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-
-	"github.com/spf13/pflag"
 )
 
 // stampedVersion is set at build time by the Makefile:
@@ -61,14 +59,7 @@ func versionCommand() command {
 		about: `Prints the version this spool was built as: the git description the Makefile
 stamps, else the module version or VCS revision Go recorded, else "dev".`,
 		example: "  spool version\n  spool --version",
-		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				return a.printVersion()
-			}
-		},
+		flags:   withoutArgs(func(a *app, _ context.Context) error { return a.printVersion() }),
 	}
 }
 
