@@ -157,16 +157,16 @@ _spool_paths="|%s|"
 
 # _spool_path prints the command the words before the cursor name.
 _spool_path() {
-	local path="" w skip=0
+	local cmdpath="" w skip=0
 	for w in "$@"; do
 		if ((skip)); then skip=0; continue; fi
 		case "$w" in
 		--*=*) ;;
 		-*) [[ "$_spool_valued" == *" $w "* ]] && skip=1 ;;
-		*) [[ "$_spool_paths" == *"|${path:+$path }$w|"* ]] && path="${path:+$path }$w" ;;
+		*) [[ "$_spool_paths" == *"|${cmdpath:+$cmdpath }$w|"* ]] && cmdpath="${cmdpath:+$cmdpath }$w" ;;
 		esac
 	done
-	echo "$path"
+	echo "$cmdpath"
 }
 `, shellCases(nodes, nodeWords), shellCases(nodes, nodeFlags), strings.Join(valued, " "), strings.Join(nodePaths(nodes), "|"))
 }
@@ -175,7 +175,7 @@ func writeBashCompletion(w io.Writer, nodes []completionNode, valued []string) e
 	_, err := fmt.Fprintf(w, `# bash completion for spool: source <(spool completion bash)
 %s
 _spool() {
-	local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" path
+	local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmdpath
 	if [[ "$prev" == --log-level ]]; then
 		COMPREPLY=($(compgen -W "debug info warn error" -- "$cur"))
 		return
@@ -184,12 +184,12 @@ _spool() {
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 	fi
-	path="$(_spool_path "${COMP_WORDS[@]:1:COMP_CWORD-1}")"
+	cmdpath="$(_spool_path "${COMP_WORDS[@]:1:COMP_CWORD-1}")"
 	if [[ "$cur" == -* ]]; then
-		COMPREPLY=($(compgen -W "$(_spool_flags "$path")" -- "$cur"))
+		COMPREPLY=($(compgen -W "$(_spool_flags "$cmdpath")" -- "$cur"))
 		return
 	fi
-	local words="$(_spool_words "$path")"
+	local words="$(_spool_words "$cmdpath")"
 	if [[ -n "$words" ]]; then
 		COMPREPLY=($(compgen -W "$words" -- "$cur"))
 	else
@@ -203,10 +203,12 @@ complete -o default -F _spool spool
 
 func writeZshCompletion(w io.Writer, nodes []completionNode, valued []string) error {
 	_, err := fmt.Fprintf(w, `#compdef spool
-# zsh completion for spool: source <(spool completion zsh), after compinit
+# zsh completion for spool: source <(spool completion zsh), after compinit.
+# (No variable here is called path or words: zsh ties those to PATH and to the
+# words being completed.)
 %s
 _spool() {
-	local cur="${words[CURRENT]}" prev="${words[CURRENT-1]}" path
+	local cur="${words[CURRENT]}" prev="${words[CURRENT-1]}" cmdpath
 	if [[ "$prev" == --log-level ]]; then
 		compadd -- debug info warn error
 		return
@@ -215,12 +217,12 @@ _spool() {
 		_files
 		return
 	fi
-	path="$(_spool_path "${(@)words[2,CURRENT-1]}")"
+	cmdpath="$(_spool_path "${(@)words[2,CURRENT-1]}")"
 	if [[ "$cur" == -* ]]; then
-		compadd -- ${=$(_spool_flags "$path")}
+		compadd -- ${=$(_spool_flags "$cmdpath")}
 		return
 	fi
-	local subs="$(_spool_words "$path")"
+	local subs="$(_spool_words "$cmdpath")"
 	if [[ -n "$subs" ]]; then
 		compadd -- ${=subs}
 	else
@@ -243,7 +245,7 @@ set -g __spool_paths %s
 function __spool_path
 	set -l words (commandline -opc)
 	set -e words[1]
-	set -l path ""
+	set -l cmdpath ""
 	set -l skip 0
 	for w in $words
 		if test $skip = 1
@@ -255,17 +257,23 @@ function __spool_path
 			case '-*'
 				contains -- $w $__spool_valued; and set skip 1
 			case '*'
-				set -l next (string trim -- "$path $w")
-				contains -- $next $__spool_paths; and set path $next
+				set -l next (string trim -- "$cmdpath $w")
+				contains -- $next $__spool_paths; and set cmdpath $next
 		end
 	end
-	echo $path
+	echo $cmdpath
+end
+
+# __spool_at says whether the command typed so far is $argv[1].
+function __spool_at
+	set -l at (__spool_path)
+	test "$at" = "$argv[1]"
 end
 
 complete -c spool -l log-level -x -a 'debug info warn error'
 `, fishList(valued), fishList(nodePaths(nodes)))
 	for _, n := range nodes {
-		cond := fmt.Sprintf("-n 'test \"(__spool_path)\" = %s'", fishQuote(n.path))
+		cond := fmt.Sprintf("-n %q", "__spool_at "+fishQuote(n.path))
 		if len(n.words) > 0 {
 			fmt.Fprintf(&b, "complete -c spool %s -f -a %s\n", cond, fishQuote(strings.Join(n.words, " ")))
 		}

@@ -45,9 +45,9 @@ type progress struct {
 	// plainBytes is the count the last plain line showed: a transfer that has not
 	// moved since prints no new line (its warnings say what it waits for).
 	plainBytes int64
-	drawn     bool // a status line is on the terminal
-	stop      chan struct{}
-	stopped   sync.WaitGroup
+	drawn      bool // a status line is on the terminal
+	stop       chan struct{}
+	stopped    sync.WaitGroup
 }
 
 type sample struct {

@@ -152,8 +152,8 @@ func canceled(ctx context.Context, stderr io.Writer) int {
 
 // globalFlags defines the flags every command takes too.
 func globalFlags(fs *pflag.FlagSet, quiet *bool, level *string) {
-	fs.BoolVarP(quiet, "quiet", "q", false, "print only errors and the command's output: no progress, notes or warnings")
-	fs.StringVar(level, "log-level", "", "what goes to stderr besides errors: `LEVEL` debug (each request too),\ninfo (progress and notes; the default), warn, or error")
+	fs.BoolVarP(quiet, "quiet", "q", false, "print only errors and the command's output: no progress,\nnotes or warnings (--log-level error)")
+	fs.StringVar(level, "log-level", "", "what goes to stderr besides errors, `LEVEL`: debug (each\nrequest too), info (progress and notes; the default), warn, or error")
 }
 
 func serverURLFlag(fs *pflag.FlagSet, p *string) {
@@ -304,8 +304,11 @@ Commands (the group is also spelled "buffers"):
 	for _, cmd := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", cmd.name, cmd.summary)
 	}
-	fmt.Fprint(w, "\nSigning in (for a server that needs an Entra ID token), and the rest:\n")
+	fmt.Fprint(w, "\nSigning in (for a server that needs an Entra ID token):\n")
 	for _, cmd := range topLevelCommands() {
+		if cmd.name == "version" {
+			fmt.Fprint(w, "\nAnd:\n")
+		}
 		fmt.Fprintf(w, "  %-13s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprint(w, "\nGlobal flags (also accepted after the command):\n")
