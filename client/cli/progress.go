@@ -45,7 +45,6 @@ type progress struct {
 	// plainBytes is the count the last plain line showed: a transfer that has not
 	// moved since prints no new line (its warnings say what it waits for).
 	plainBytes int64
-	drawn      bool // a status line is on the terminal
 	stop       chan struct{}
 	stopped    sync.WaitGroup
 }
@@ -100,7 +99,6 @@ func (p *progress) clearStatus() {
 	if p.tty {
 		fmt.Fprint(p.out, "\r\033[K")
 	}
-	p.drawn = false
 }
 
 func (p *progress) run() {
@@ -132,7 +130,6 @@ func (p *progress) tick(now time.Time) {
 	switch {
 	case p.tty:
 		fmt.Fprintf(p.out, "\r\033[K%s", p.line(done, now.Sub(p.start)))
-		p.drawn = true
 	case now.Sub(p.lastPlain) >= plainEvery && done != p.plainBytes:
 		fmt.Fprintf(p.out, "%s %s\n", p.verb, p.line(done, now.Sub(p.start)))
 		p.lastPlain, p.plainBytes = now, done
@@ -187,9 +184,7 @@ func (p *progress) finishAt(bytes int64, err error, now time.Time) {
 	if p.silent {
 		return
 	}
-	if p.drawn || p.tty {
-		p.clearStatus()
-	}
+	p.clearStatus()
 	if err == nil {
 		fmt.Fprintln(p.out, summary(p.verb, bytes, now.Sub(p.start)))
 	}
