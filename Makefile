@@ -20,8 +20,10 @@ deps:
 BIN_DIR ?= bin
 build: $(BIN_DIR)/spool $(BIN_DIR)/handler
 
+# The CLI's version (spool --version, and its User-Agent): git describe, else "dev".
+SPOOL_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 $(BIN_DIR)/spool: FORCE
-	$(GO) build -o $@ ./cmd/spool
+	$(GO) build -ldflags "-X spool/client/cli.stampedVersion=$(SPOOL_VERSION)" -o $@ ./cmd/spool
 
 $(BIN_DIR)/handler: FORCE
 	$(GO) build -o $@ ./cmd/handler
