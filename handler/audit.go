@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,20 +47,20 @@ func (a *api) callerOf(r *http.Request) model.Caller {
 	return model.Caller{Method: model.CallerFunctionKey}
 }
 
-// auditParams is the query of GET /buffers/{id}/audit.
+// auditParams is the query of GET /buffers/{id}/audit: a page size (list's rules)
+// and where the page starts.
 type auditParams struct {
-	limit        int
-	continuation string
+	pageSize int
+	after    string
 }
 
 func readAuditParams(q *query) (auditParams, error) {
-	var p auditParams
-	var err error
-	if p.limit, err = q.limit(); err != nil {
-		return p, err
+	size, err := q.limit()
+	if err != nil {
+		return auditParams{}, err
 	}
-	p.continuation, _, err = q.single("_ct")
-	return p, err
+	after, _, err := q.single("_ct")
+	return auditParams{pageSize: size, after: after}, err
 }
 
 // auditBuffer answers a buffer's access grants, newest first, a page at a time. A
@@ -75,18 +74,18 @@ func (a *api) auditBuffer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.store.Grants(r.Context(), model.GrantQuery{BufferID: id, Limit: p.limit, Continuation: p.continuation})
+	page, err := a.store.Grants(r.Context(), model.GrantQuery{BufferID: id, Limit: p.pageSize, Continuation: p.after})
 	if err != nil {
 		return err
 	}
-	if len(page.Items) == 0 && p.continuation == "" {
+	if len(page.Items) == 0 && p.after == "" {
 		if _, err := a.store.Get(r.Context(), id); err != nil {
 			return err
 		}
 	}
 	list := model.GrantList{Items: page.Items}
 	if page.Continuation != "" {
-		list.NextLink = auditNextLink(id, p.limit, page.Continuation)
+		list.NextLink = auditNextLink(id, p.pageSize, page.Continuation)
 	}
 	writeJSON(w, http.StatusOK, list)
 	return nil
@@ -99,6 +98,6 @@ func auditNextLink(id string, limit int, continuation string) string {
 	q.Set("api-version", currentVersion)
 	q.Set("limit", strconv.Itoa(limit))
 	q.Set("_ct", continuation)
-	return fmt.Sprintf("/api/buffers/%s/audit?%s", id, q.Encode())
+	return "/api/buffers/" + id + "/audit?" + q.Encode()
 }
 
