@@ -100,4 +100,3 @@ func auditNextLink(id string, limit int, continuation string) string {
 	q.Set("_ct", continuation)
 	return "/api/buffers/" + id + "/audit?" + q.Encode()
 }
-

@@ -3,6 +3,7 @@ package handler
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -68,10 +69,15 @@ func (a *api) authenticate(next http.Handler) http.Handler {
 	return a.verifier.Middleware(anonymousPath)(next)
 }
 
-// anonymousPath lets metadata and the timer through without a token, whatever the
-// method (so a wrong one still gets its 405).
+// anonymousPath lets the paths of anonymous rules (metadata, the timer) through
+// without a token, whatever the method (so a wrong one still gets its 405).
 func anonymousPath(r *http.Request) bool {
-	return r.URL.Path == "/api/metadata" || r.URL.Path == sweepPath
+	for key, rule := range routeRules {
+		if _, path, _ := strings.Cut(key, " "); rule.anonymous && path == r.URL.Path {
+			return true
+		}
+	}
+	return false
 }
 
 // authorize checks the matched route's rule against the caller's roles (403 when
