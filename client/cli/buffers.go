@@ -230,7 +230,7 @@ is empty, writing, complete or failed.`, defaultListMax),
 					return err
 				}
 				if truncated && !fs.Changed("limit") {
-					fmt.Fprintf(a.stderr, "spool: warning: the output was truncated to %d buffers; use --limit to see more\n", *limit)
+					a.warnf("the output was truncated to %d buffers; use --limit to see more", *limit)
 				}
 				return nil
 			}

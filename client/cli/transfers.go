@@ -110,8 +110,10 @@ func writeCommand() command {
 					// makes short blobs.
 					opts.FlushInterval = 0
 				}
-				p := newProgress(a.stderr, a.stderrIsTerminal(), "wrote", size)
-				opts.Progress, opts.Logf = p.update, p.logf
+				httpClient, closeIdle := a.blobHTTPClient()
+				defer closeIdle()
+				p := a.newTransferProgress("wrote", size)
+				opts.Progress, opts.Logf, opts.HTTPClient = p.update, p.logf, httpClient
 				stats, err := writeOrResume(ctx, src, in, size, *resume, opts)
 				p.finish(stats.Bytes, err)
 				return err
@@ -218,8 +220,11 @@ where it stopped; a FILE that does not match is refused and left as it is.`,
 				if err != nil {
 					return err
 				}
-				p := newProgress(a.stderr, a.stderrIsTerminal(), "read", -1)
-				opts.Progress, opts.Logf = p.update, p.logf
+				httpClient, closeIdle := a.blobHTTPClient()
+				defer closeIdle()
+				// The size is known once the seal is seen: at once for a sealed buffer.
+				p := a.newTransferProgress("read", -1)
+				opts.Progress, opts.Logf, opts.HTTPClient, opts.Total = p.update, p.logf, httpClient, p.setTotal
 				stats, err := a.readTo(ctx, src, *output, *resume, opts)
 				p.finish(stats.Bytes, err)
 				return err
