@@ -109,6 +109,8 @@ func TestEndToEndReadersGiveUpOnASIGKILLedWriter(t *testing.T) {
 	})
 }
 
+// TestEndToEndTricklingWriterIsReadToTheEndThroughAnIdleTimeout: a byte every
+// 10 s, a reader giving up after 6 s of silence, and the heartbeats in between.
 func TestEndToEndTricklingWriterIsReadToTheEndThroughAnIdleTimeout(t *testing.T) {
 	liveServer(t)
 	id := createBuffer(t)

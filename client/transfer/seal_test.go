@@ -3,7 +3,6 @@ package transfer
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,26 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
-
 	"spool/internal/model"
 	"spool/internal/reliability"
 )
-
-// uploadWithMeta puts a blob with the shared key and the metadata given.
-func uploadWithMeta(t *testing.T, b *testBuffer, name string, data []byte, meta map[string]string) {
-	t.Helper()
-	sum := md5.Sum(data)
-	opts := &blockblob.UploadOptions{HTTPHeaders: &blob.HTTPHeaders{BlobContentMD5: sum[:]}, Metadata: map[string]*string{}}
-	for k, v := range meta {
-		opts.Metadata[k] = &v
-	}
-	if _, err := b.admin.NewBlockBlobClient(name).Upload(context.Background(), streaming.NopCloser(bytes.NewReader(data)), opts); err != nil {
-		t.Fatalf("uploading %s: %v", name, err)
-	}
-}
 
 // spoolStart uploads a .bufferstart as spool's writer makes it, declaring a
 // heartbeat of interval.

@@ -133,6 +133,19 @@ func upload(t *testing.T, b *testBuffer, name string, data []byte, chain string)
 	}
 }
 
+// uploadWithMeta puts a blob with the shared key and the metadata given.
+func uploadWithMeta(t *testing.T, b *testBuffer, name string, data []byte, meta map[string]string) {
+	t.Helper()
+	sum := md5.Sum(data)
+	opts := &blockblob.UploadOptions{HTTPHeaders: &blob.HTTPHeaders{BlobContentMD5: sum[:]}, Metadata: map[string]*string{}}
+	for k, v := range meta {
+		opts.Metadata[k] = &v
+	}
+	if _, err := b.admin.NewBlockBlobClient(name).Upload(context.Background(), streaming.NopCloser(bytes.NewReader(data)), opts); err != nil {
+		t.Fatalf("uploading %s: %v", name, err)
+	}
+}
+
 // fiveBlobBuffer is a complete buffer of five 1 KiB blobs (00/000-00/004).
 func fiveBlobBuffer(t *testing.T) *testBuffer {
 	b := newBuffer(t)
