@@ -155,7 +155,7 @@ func TestCountIsNotTakenForABufferID(t *testing.T) {
 	}
 }
 
-func TestHostJSONForwardsToTheHandlerUnderTheAPIPrefix(t *testing.T) {
+func TestHostJSONProxiesToTheHandlerUnderTheAPIPrefix(t *testing.T) {
 	raw, err := os.ReadFile("../host.json")
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +167,7 @@ func TestHostJSONForwardsToTheHandlerUnderTheAPIPrefix(t *testing.T) {
 				DefaultExecutablePath string `json:"defaultExecutablePath"`
 			} `json:"description"`
 			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
+			EnableProxyingHTTPRequest   bool `json:"enableProxyingHttpRequest"`
 		} `json:"customHandler"`
 		Extensions struct {
 			HTTP struct {
@@ -178,8 +179,11 @@ func TestHostJSONForwardsToTheHandlerUnderTheAPIPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	if host.Version != "2.0" || host.CustomHandler.Description.DefaultExecutablePath != "handler" ||
-		!host.CustomHandler.EnableForwardingHTTPRequest || host.Extensions.HTTP.RoutePrefix != "api" {
-		t.Errorf("host.json is not set up for forwarding to ./handler under /api: %+v", host)
+		!host.CustomHandler.EnableProxyingHTTPRequest || host.CustomHandler.EnableForwardingHTTPRequest ||
+		host.Extensions.HTTP.RoutePrefix != "api" {
+		// Proxying only: with both set, the host proxies (DefaultHttpWorkerService.cs
+		// tries EnableProxyingHttpRequest first), so the legacy flag would only mislead.
+		t.Errorf("host.json is not set up for proxying to ./handler under /api: %+v", host)
 	}
 }
 
