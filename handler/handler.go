@@ -101,7 +101,8 @@ func New(opts Options) (http.Handler, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	return a.logRequests(a.recoverPanics(a.checkPrincipal(a.boundTime(a.router())))), nil
+	a.log = slog.New(requestAttrs{a.log.Handler()})
+	return a.tagRequests(a.logRequests(a.recoverPanics(a.checkPrincipal(a.boundTime(a.router()))))), nil
 }
 
 // router registers full paths on the root router: gorilla/mux answers a wrong method
@@ -180,7 +181,7 @@ func (a *api) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		a.log.Info("request", "method", r.Method, "path", r.URL.Path,
+		a.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration", time.Since(start))
 	})
 }
@@ -193,7 +194,7 @@ func (a *api) recoverPanics(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
+				a.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				writeError(w, http.StatusInternalServerError, "InternalServerError", "internal server error")
 			}
