@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,18 @@ type Options struct {
 	// renewed late in a long transfer, carries a token that is fresh then. Its
 	// error ends the request.
 	Authorize func(ctx context.Context, req *http.Request) error
+	// UserAgent is sent as User-Agent; default DefaultUserAgent().
+	UserAgent string
+}
+
+// DefaultUserAgent is "spool/VERSION", VERSION being the main module's version in
+// the binary's build information, or "dev" for a build without one.
+func DefaultUserAgent() string {
+	version := "dev"
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		version = info.Main.Version
+	}
+	return "spool/" + version
 }
 
 // Client is a REST client for the /buffers API. It is safe for concurrent use.
@@ -55,6 +68,7 @@ type Client struct {
 	retries     int
 	retryWait   time.Duration
 	authorize   func(context.Context, *http.Request) error
+	userAgent   string
 }
 
 // New checks the options and returns a client; it does not contact the server.
@@ -84,6 +98,10 @@ func New(opts Options) (*Client, error) {
 		retries:     opts.Retries,
 		retryWait:   opts.RetryWait,
 		authorize:   opts.Authorize,
+		userAgent:   opts.UserAgent,
+	}
+	if c.userAgent == "" {
+		c.userAgent = DefaultUserAgent()
 	}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 60 * time.Second}
@@ -360,6 +378,7 @@ func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (*htt
 		return nil, fmt.Errorf("building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -398,6 +417,7 @@ func (c *Client) finish(resp *http.Response, cl call, want []int, out any) error
 	}
 	apiErr := newAPIError(resp.StatusCode, data, cl.bufferID)
 	apiErr.ETagSent = cl.ifMatch != ""
+	apiErr.RequestID = requestID(resp.Header)
 	return apiErr
 }
 
