@@ -115,6 +115,7 @@ func New(opts Options) (http.Handler, error) {
 func (a *api) router() *mux.Router {
 	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
 	r.HandleFunc("/api/metadata", a.handle(a.metadata)).Methods(http.MethodGet)
+	r.HandleFunc("/api/openapi.json", a.handle(a.withoutParams(a.openAPI))).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers", a.handle(a.createBuffer)).Methods(http.MethodPost)
 	r.HandleFunc("/api/buffers", a.handle(a.listBuffers)).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers", a.handle(a.deleteBuffers)).Methods(http.MethodDelete)

@@ -123,20 +123,20 @@ func TestEveryRouterRouteIsDeclaredInAFunction(t *testing.T) {
 	}
 }
 
-func TestOnlyMetadataIsAnonymous(t *testing.T) {
+func TestOnlyMetadataAndTheOpenAPIDocumentAreAnonymous(t *testing.T) {
 	routes := declaredRoutes(t)
 	reliability.Record(t, reliability.Row{
 		Area:    "access",
 		Fault:   "function.json authLevel of every HTTP function",
 		Tries:   len(routes),
-		Outcome: "authLevel function on every route but GET /api/metadata (anonymous, for Tyger's CLI)",
+		Outcome: "authLevel function on every route but GET /api/metadata (anonymous, for Tyger's CLI) and GET /api/openapi.json",
 	})
 	for _, d := range routes {
 		if d.timer {
 			continue
 		}
 		want := "function"
-		if d.template == "/api/metadata" {
+		if d.template == "/api/metadata" || d.template == "/api/openapi.json" {
 			want = "anonymous"
 		}
 		if d.authLevel != want {
