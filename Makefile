@@ -82,7 +82,7 @@ stage: FORCE
 	cp host.json .funcignore $(STAGE_DIR)/
 	cp $(LOCAL_SETTINGS) $(STAGE_DIR)/local.settings.json
 	cp -r $(addprefix functions/,$(FUNCTION_DIRS)) $(STAGE_DIR)/
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $(STAGE_DIR)/handler ./cmd/handler
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w' -o $(STAGE_DIR)/handler ./cmd/handler
 	chmod 0755 $(STAGE_DIR)/handler
 
 # The zip to deploy: exactly host.json, the function folders and the handler. Info-ZIP

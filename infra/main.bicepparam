@@ -1,5 +1,6 @@
 using './main.bicep'
 
 param namePrefix = 'spool'
+param plan = 'flex'
 param maximumInstanceCount = 40
 param instanceMemoryMB = 512
