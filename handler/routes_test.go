@@ -12,19 +12,12 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"spool/internal/funchost"
 	"spool/internal/reliability"
 )
 
 type functionJSON struct {
-	Bindings []struct {
-		Type      string   `json:"type"`
-		Direction string   `json:"direction"`
-		Name      string   `json:"name"`
-		AuthLevel string   `json:"authLevel"`
-		Methods   []string `json:"methods"`
-		Route     string   `json:"route"`
-		Schedule  string   `json:"schedule"`
-	} `json:"bindings"`
+	Bindings []funchost.Binding `json:"bindings"`
 }
 
 type declaredRoute struct {
@@ -156,34 +149,14 @@ func TestCountIsNotTakenForABufferID(t *testing.T) {
 }
 
 func TestHostJSONProxiesToTheHandlerUnderTheAPIPrefix(t *testing.T) {
-	raw, err := os.ReadFile("../host.json")
+	app, err := funchost.Load("../host.json", "../functions") // checks version 2.0
 	if err != nil {
 		t.Fatal(err)
 	}
-	var host struct {
-		Version       string `json:"version"`
-		CustomHandler struct {
-			Description struct {
-				DefaultExecutablePath string `json:"defaultExecutablePath"`
-			} `json:"description"`
-			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
-			EnableProxyingHTTPRequest   bool `json:"enableProxyingHttpRequest"`
-		} `json:"customHandler"`
-		Extensions struct {
-			HTTP struct {
-				RoutePrefix string `json:"routePrefix"`
-			} `json:"http"`
-		} `json:"extensions"`
-	}
-	if err := json.Unmarshal(raw, &host); err != nil {
-		t.Fatal(err)
-	}
-	if host.Version != "2.0" || host.CustomHandler.Description.DefaultExecutablePath != "handler" ||
-		!host.CustomHandler.EnableProxyingHTTPRequest || host.CustomHandler.EnableForwardingHTTPRequest ||
-		host.Extensions.HTTP.RoutePrefix != "api" {
-		// Proxying only: with both set, the host proxies (DefaultHttpWorkerService.cs
-		// tries EnableProxyingHttpRequest first), so the legacy flag would only mislead.
-		t.Errorf("host.json is not set up for proxying to ./handler under /api: %+v", host)
+	// Proxying only: with both set, the host proxies (DefaultHttpWorkerService.cs
+	// tries EnableProxyingHttpRequest first), so the legacy flag would only mislead.
+	if app.ExecutablePath != "handler" || !app.Proxying || app.Forwarding || app.RoutePrefix != "api" {
+		t.Errorf("host.json is not set up for proxying to ./handler under /api: %+v", app)
 	}
 }
 

@@ -67,7 +67,8 @@ type hostJSON struct {
 	} `json:"extensions"`
 }
 
-type binding struct {
+// Binding is one entry of a function.json's bindings.
+type Binding struct {
 	Type      string   `json:"type"`
 	Direction string   `json:"direction"`
 	Name      string   `json:"name"`
@@ -121,7 +122,7 @@ func loadFunction(file string) (Function, error) {
 		return Function{}, fmt.Errorf("reading function.json: %w", err)
 	}
 	var doc struct {
-		Bindings []binding `json:"bindings"`
+		Bindings []Binding `json:"bindings"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return Function{}, fmt.Errorf("parsing %s: %w", file, err)
