@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // App is a Functions app as the host reads it.
@@ -179,6 +180,10 @@ func (a *App) Timers() []string {
 	}
 	return names
 }
+
+// InitializationTimeout is how long the host waits for the handler to accept
+// connections before it gives up on it and restarts it (HttpWorkerOptions.cs).
+func (a *App) InitializationTimeout() time.Duration { return 30 * time.Second }
 
 func (a *App) prefixed(route string) string {
 	if a.RoutePrefix == "" {

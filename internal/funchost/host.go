@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 )
 
 // Mode is how the host passes an HTTP request on to the handler.
@@ -55,6 +56,7 @@ type Host struct {
 	handler http.Handler
 	mode    Mode
 	keys    []string
+	reached atomic.Int64 // calls passed on to the handler
 }
 
 // New puts the host described by app in front of handler.
@@ -82,7 +84,37 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	h.reached.Add(1)
 	Pass(h.mode, h.handler).ServeHTTP(w, r)
+}
+
+// Send serves req as the host and reports whether it reached the handler.
+func (h *Host) Send(req *http.Request) (rec *httptest.ResponseRecorder, reached bool) {
+	before := h.reached.Load()
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec, h.reached.Load() > before
+}
+
+// Unreachable lists each declared route and method that does not reach one of the
+// handler's routes: the host passes it on, and the handler answers 404 (no route)
+// or 405 (no such method). target gives the path to call for a route; with real
+// IDs in it, a 404 can only mean that no route matched. The request carries the
+// first function key.
+func (h *Host) Unreachable(target func(Route) string) []string {
+	var problems []string
+	for _, r := range h.app.Routes() {
+		req := httptest.NewRequest(r.Method, target(r), nil)
+		if len(h.keys) > 0 {
+			req.Header.Set(FunctionKeyHeader, h.keys[0])
+		}
+		rec, reached := h.Send(req)
+		if !reached || rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
+			problems = append(problems, fmt.Sprintf("%s: %s %s: status %d, reached the handler: %v",
+				r.Function, r.Method, r.Template, rec.Code, reached))
+		}
+	}
+	return problems
 }
 
 func (h *Host) validKey(r *http.Request) bool {
