@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,10 +8,10 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,26 +25,15 @@ const stagedKey = "staged-function-key"
 // staged handler binary started with FUNCTIONS_CUSTOMHANDLER_PORT, behind the
 // funchost model read from the staged host.json and function.json files.
 type stagedApp struct {
-	host           *funchost.Host
-	stdout, stderr lockedBuffer
+	host *funchost.Host
+	// stdout and stderr are files the handler writes its two streams to.
+	stdout, stderr string
 }
 
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// read is what the handler has written to one of its streams so far.
+func read(file string) string {
+	b, _ := os.ReadFile(file)
+	return string(b)
 }
 
 func startStagedApp(t *testing.T) *stagedApp {
@@ -62,7 +50,15 @@ func startStagedApp(t *testing.T) *stagedApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stagedApp{}
+	s := &stagedApp{stdout: filepath.Join(stage, "stdout.log"), stderr: filepath.Join(stage, "stderr.log")}
+	stdout, err := os.Create(s.stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := os.Create(s.stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	port := freePort(t)
 	cmd := exec.Command(filepath.Join(stage, app.ExecutablePath))
 	cmd.Dir = stage
@@ -71,13 +67,15 @@ func startStagedApp(t *testing.T) *stagedApp {
 		"SPOOL_STORAGE_CONNECTION_STRING=" + storage.ConnectionString(),
 		"SPOOL_TABLE_PREFIX=staged",
 	}
-	cmd.Stdout, cmd.Stderr = &s.stdout, &s.stderr
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM) // by its PID only
 		_ = cmd.Wait()
+		stdout.Close()
+		stderr.Close()
 	})
 	waitListening(t, port, app.InitializationTimeout())
 	backend, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", port))
@@ -110,7 +108,7 @@ func (s *stagedApp) waitHealthy(t *testing.T) {
 			return
 		}
 	}
-	t.Fatalf("the staged app never became healthy:\n%s%s", s.stdout.String(), s.stderr.String())
+	t.Fatalf("the staged app never became healthy:\n%s%s", read(s.stdout), read(s.stderr))
 }
 
 // create makes a buffer through the host and returns its ID.
@@ -144,10 +142,10 @@ func TestTheStagedAppServesEveryDeclaredRouteAndTickAsTheHostCallsThem(t *testin
 	if inv.Err != nil || len(inv.Warnings) != 0 || len(inv.Logs) == 0 {
 		t.Errorf("the host makes of the tick: error %v, warnings %q, logs %q", inv.Err, inv.Warnings, inv.Logs)
 	}
-	if !strings.Contains(s.stdout.String(), `"invocationId":"`+inv.ID+`"`) {
-		t.Errorf("no stdout line carries the tick's invocation ID %s:\n%s", inv.ID, s.stdout.String())
+	if !strings.Contains(read(s.stdout), `"invocationId":"`+inv.ID+`"`) {
+		t.Errorf("no stdout line carries the tick's invocation ID %s:\n%s", inv.ID, read(s.stdout))
 	}
-	for l := range strings.Lines(s.stderr.String()) {
+	for l := range strings.Lines(read(s.stderr)) {
 		if funchost.StderrLevel(l) == funchost.LevelError {
 			t.Errorf("the host would log an error: %s", l)
 		}
