@@ -20,8 +20,10 @@ deps:
 BIN_DIR ?= bin
 build: $(BIN_DIR)/spool $(BIN_DIR)/handler
 
+# The CLI's version (spool --version, and its User-Agent): git describe, else "dev".
+SPOOL_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 $(BIN_DIR)/spool: FORCE
-	$(GO) build -o $@ ./cmd/spool
+	$(GO) build -ldflags "-X spool/client/cli.stampedVersion=$(SPOOL_VERSION)" -o $@ ./cmd/spool
 
 $(BIN_DIR)/handler: FORCE
 	$(GO) build -o $@ ./cmd/handler
@@ -73,8 +75,17 @@ bench-api: deps
 # `func start` against `make storage` (yours if the checkout has one, else the
 # sample). It holds a key, so .funcignore keeps it out of a publish and the package
 # leaves it out.
+#
+# AUTH_MODE says who guards the HTTP routes. function (the default): the host
+# demands a function key on every route but metadata. entra: the staged
+# function.json files say authLevel anonymous, since Tyger's CLI sends a bearer
+# token and no key; the handler's token check (SPOOL_AUTH_ISSUER, which it refuses
+# to start without) guards every route then.
 STAGE_DIR ?= stage
 DIST_DIR ?= dist
+AUTH_MODE ?= function
+AUTH_LEVEL_function := function
+AUTH_LEVEL_entra := anonymous
 FUNCTION_DIRS := $(notdir $(wildcard functions/*))
 LOCAL_SETTINGS := $(firstword $(wildcard local.settings.json) local.settings.json.sample)
 stage: FORCE
@@ -82,6 +93,8 @@ stage: FORCE
 	cp host.json .funcignore $(STAGE_DIR)/
 	cp $(LOCAL_SETTINGS) $(STAGE_DIR)/local.settings.json
 	cp -r $(addprefix functions/,$(FUNCTION_DIRS)) $(STAGE_DIR)/
+	$(if $(AUTH_LEVEL_$(AUTH_MODE)),,$(error AUTH_MODE must be function or entra, not "$(AUTH_MODE)"))
+	sed -i 's/"authLevel": *"function"/"authLevel": "$(AUTH_LEVEL_$(AUTH_MODE))"/' $(STAGE_DIR)/*/function.json
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w' -o $(STAGE_DIR)/handler ./cmd/handler
 	chmod 0755 $(STAGE_DIR)/handler
 

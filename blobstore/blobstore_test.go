@@ -78,12 +78,12 @@ func checkSASGuards(t *testing.T, bc *blobstore.Containers, client *http.Client)
 }
 
 func TestServiceSASFromAccountKeyGrantsReadOrCreateButNeverOverwrite(t *testing.T) {
-	bc, client := blobtest.SharedKeyContainers(t, plainAzurite)
+	bc, client := blobtest.SharedKeyContainers(t, plainAzurite.Get(t))
 	checkSASGuards(t, bc, client)
 }
 
 func TestUserDelegationSASGrantsReadOrCreateButNeverOverwrite(t *testing.T) {
-	bc, client := blobtest.UserDelegationContainers(t, tlsAzurite)
+	bc, client := blobtest.UserDelegationContainers(t, tlsAzurite.Get(t))
 	checkSASGuards(t, bc, client)
 	url, err := bc.AccessURL(context.Background(), containerName(), false, time.Minute)
 	if err != nil {
@@ -96,7 +96,7 @@ func TestUserDelegationSASGrantsReadOrCreateButNeverOverwrite(t *testing.T) {
 }
 
 func TestUserDelegationKeyIsCachedAndRenewedBeforeExpiry(t *testing.T) {
-	in := tlsAzurite
+	in := tlsAzurite.Get(t)
 	clock := time.Now()
 	bc, err := blobstore.New(blobstore.Options{
 		Endpoint: in.BlobEndpoint, AccountName: azurite.AccountName,

@@ -155,36 +155,32 @@ func checkSASRefusals(t *testing.T, bc *blobstore.Containers, expired *blobstore
 func TestServiceSASURLsCannotBeMisusedExpiredOrTampered(t *testing.T) {
 	bc, client := sharedKeyContainers(t)
 	in := plainAzurite.get(t)
-	expired, err := blobstore.New(blobstore.Options{
+	checkSASRefusalsRecorded(t, bc, client, blobstore.Options{
 		Endpoint: in.BlobEndpoint, AccountName: azurite.AccountName, AccountKey: azurite.AccountKey,
-		Now: func() time.Time { return time.Now().Add(-2 * time.Hour) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := checkSASRefusals(t, bc, expired, client)
-	reliability.Record(t, reliability.Row{
-		Area:    "access",
-		Fault:   "service SAS misuse: read URL writes/deletes, write URL overwrites/deletes, URL for A used on B, expired, tampered sig/sp/se/sr",
-		Tries:   n,
-		Outcome: fmt.Sprintf("%d×403 from Azurite; the stored blobs unchanged", n),
-	})
+	}, "service SAS misuse: read URL writes/deletes, write URL overwrites/deletes, URL for A used on B, expired, tampered sig/sp/se/sr")
 }
 
 func TestUserDelegationSASURLsCannotBeMisusedExpiredOrTampered(t *testing.T) {
 	bc, client := userDelegationContainers(t)
 	in := tlsAzurite.get(t)
-	expired, err := blobstore.New(blobstore.Options{
+	checkSASRefusalsRecorded(t, bc, client, blobstore.Options{
 		Endpoint: in.BlobEndpoint, AccountName: azurite.AccountName, Credential: fakeEntraToken{}, RootCAs: certPool(t, in),
-		Now: func() time.Time { return time.Now().Add(-2 * time.Hour) },
-	})
+	}, "user-delegation SAS misuse (HTTPS, OAuth): read URL writes/deletes, write URL overwrites/deletes, A on B, expired, tampered")
+}
+
+// checkSASRefusalsRecorded runs checkSASRefusals with a signer whose clock runs two
+// hours behind (so its URLs are born expired) and records the outcome as fault.
+func checkSASRefusalsRecorded(t *testing.T, bc *blobstore.Containers, client *http.Client, opts blobstore.Options, fault string) {
+	t.Helper()
+	opts.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
+	expired, err := blobstore.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := checkSASRefusals(t, bc, expired, client)
 	reliability.Record(t, reliability.Row{
 		Area:    "access",
-		Fault:   "user-delegation SAS misuse (HTTPS, OAuth): read URL writes/deletes, write URL overwrites/deletes, A on B, expired, tampered",
+		Fault:   fault,
 		Tries:   n,
 		Outcome: fmt.Sprintf("%d×403 from Azurite; the stored blobs unchanged", n),
 	})

@@ -239,7 +239,7 @@ func TestCreateStoresNoRecordWhenTheContainerCannotBeMade(t *testing.T) {
 	if r.status != http.StatusInternalServerError || r.errorCode(t) != "InternalServerError" {
 		t.Fatalf("got %d %s", r.status, r.body)
 	}
-	if len(f.store.buffers) != 0 {
+	if f.store.buffersLen() != 0 {
 		t.Error("a record was stored without a container")
 	}
 	if strings.Contains(string(r.body), "exploded") {

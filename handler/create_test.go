@@ -42,8 +42,8 @@ func TestCreateWhoseInsertLandedDespiteAnErrorAnswers201AndKeepsTheContainer(t *
 		t.Fatalf("got %d %s", r.status, r.body)
 	}
 	b := decode[model.Buffer](t, r)
-	if _, ok := store.buffers[b.ID]; !ok || f.containers.count() != 1 {
-		t.Errorf("record stored %v, containers %d", ok, f.containers.count())
+	if _, err := store.Get(t.Context(), b.ID); err != nil || f.containers.count() != 1 {
+		t.Errorf("record stored: %v, containers %d", err, f.containers.count())
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 )
 
 // Store keeps buffer records. tablestore.Store implements it over Azure Table
-// Storage; tests of pure handler logic may use a fake.
+// Storage, memstore.Store in memory for tests of handler logic; internal/storetest
+// checks both against the promises below. There is no plain delete: a record
+// leaves only through soft delete, a purge mark and Purge.
 type Store interface {
 	// Insert stores a new record (ID, CreatedAt, Location, Tags, ExpiresAt set by the
 	// caller) and returns it with its ETag.
@@ -23,9 +25,6 @@ type Store interface {
 	List(ctx context.Context, q model.ListQuery) (model.ListPage, error)
 	// Count counts the buffers the filter selects.
 	Count(ctx context.Context, f model.Filter) (int, error)
-	// Delete removes a record and its index entries (used to undo a create whose
-	// container could not be made; the sweep uses Purge).
-	Delete(ctx context.Context, id string) error
 
 	// Modify reads the record, applies change and swaps the result in, retrying on a
 	// fresh read when another writer wins; change's error comes back wrapped. The
@@ -37,4 +36,12 @@ type Store interface {
 	// Expired returns up to limit buffers whose expiresAt is at or before now, from
 	// an expiry index (never a scan of all buffers), read from their records.
 	Expired(ctx context.Context, now time.Time, limit int) ([]model.Buffer, error)
+
+	// RecordGrant appends g to its buffer's audit trail. It returns only once the
+	// entry is stored: the handler hands out an access URL after that, never before.
+	RecordGrant(ctx context.Context, g model.Grant) error
+	// Grants returns one page of a buffer's audit trail, newest first (grantedAt
+	// desc, then id desc); model.ErrInvalidContinuation for a token it did not make.
+	// Entries outlive the buffer: a purge leaves them.
+	Grants(ctx context.Context, q model.GrantQuery) (model.GrantPage, error)
 }

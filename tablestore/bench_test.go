@@ -42,7 +42,7 @@ func (ss *seededStore) get(b *testing.B) (*tablestore.Store, []string) {
 		if common {
 			prefix = "benchtagged"
 		}
-		ss.store, ss.err = tablestore.Open(ctx, service, tablestore.Options{TablePrefix: prefix})
+		ss.store, ss.err = tablestore.Open(ctx, tableService(b), tablestore.Options{TablePrefix: prefix})
 		if ss.err != nil {
 			return
 		}
@@ -121,18 +121,16 @@ func reportRate(b *testing.B) {
 // reaches its throughput; ops/s is the rate, ns/op the inverse of it.
 const clients = 16
 
-func BenchmarkCreate(b *testing.B) {
-	s, _ := untaggedStore.get(b)
+// runClients runs op from 16 clients at once until the benchmark has its count; i
+// numbers the calls from 1.
+func runClients(b *testing.B, op func(ctx context.Context, i int64) error) {
 	ctx := context.Background()
 	var n atomic.Int64
 	b.SetParallelism(clients)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			i := n.Add(1)
-			_, err := s.Insert(ctx, model.Buffer{ID: newID(), CreatedAt: time.Now(), Location: "local",
-				Tags: map[string]string{"kind": "bench", "n": fmt.Sprint(i % 10)}})
-			if err != nil {
+			if err := op(ctx, n.Add(1)); err != nil {
 				b.Error(err)
 				return
 			}
@@ -141,43 +139,31 @@ func BenchmarkCreate(b *testing.B) {
 	reportRate(b)
 }
 
+func BenchmarkCreate(b *testing.B) {
+	s, _ := untaggedStore.get(b)
+	runClients(b, func(ctx context.Context, i int64) error {
+		_, err := s.Insert(ctx, model.Buffer{ID: newID(), CreatedAt: time.Now(), Location: "local",
+			Tags: map[string]string{"kind": "bench", "n": fmt.Sprint(i % 10)}})
+		return err
+	})
+}
+
 func BenchmarkShow(b *testing.B) {
 	s, ids := untaggedStore.get(b)
-	ctx := context.Background()
-	var n atomic.Int64
-	b.SetParallelism(clients)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			id := ids[int(n.Add(7919))%len(ids)]
-			if _, err := s.Get(ctx, id); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	runClients(b, func(ctx context.Context, i int64) error {
+		_, err := s.Get(ctx, ids[int(i*7919)%len(ids)])
+		return err
 	})
-	reportRate(b)
 }
 
 // BenchmarkSet replaces a buffer's tags with two pairs, on buffers spread over the
 // store (the first round gains two pairs, later rounds of a buffer change one).
 func BenchmarkSet(b *testing.B) {
 	s, ids := untaggedStore.get(b)
-	ctx := context.Background()
-	var n atomic.Int64
-	b.SetParallelism(clients)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			// Distinct buffers per call, so the rate is not contention on one record.
-			id := ids[int(i*7919)%len(ids)]
-			_, err := s.Update(ctx, id, model.BufferUpdate{Tags: map[string]string{"kind": "set", "step": fmt.Sprint(i)}}, "")
-			if err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	runClients(b, func(ctx context.Context, i int64) error {
+		// Distinct buffers per call, so the rate is not contention on one record.
+		id := ids[int(i*7919)%len(ids)]
+		_, err := s.Update(ctx, id, model.BufferUpdate{Tags: map[string]string{"kind": "set", "step": fmt.Sprint(i)}}, "")
+		return err
 	})
-	reportRate(b)
 }

@@ -1,6 +1,7 @@
 package tablestore
 
 import (
+	"context"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -22,6 +23,13 @@ func (s *Store) ExpiryTable() *aztables.Client {
 }
 
 var ExpiryRowKey = expiryRowKey
+
+// DeleteRecord removes only the record of a buffer, as a purge stopped right after
+// that step leaves it.
+func (s *Store) DeleteRecord(ctx context.Context, id string) error {
+	_, err := s.records.DeleteEntity(ctx, recordPartition(id), escapeKey(id), nil)
+	return err
+}
 
 // StoreWithoutTables builds a Store over svc without creating its tables, so tests
 // can point one at an endpoint where nothing listens.

@@ -48,11 +48,12 @@ type Options struct {
 // Store implements the handler's buffer store over Azure Table Storage.
 type Store struct {
 	svc        *aztables.ServiceClient
-	tableNames []string // records, order, tags, expiry
+	tableNames []string // records, order, tags, expiry, audit
 	records    *aztables.Client
 	order      *aztables.Client
 	tags       *aztables.Client
 	expiry     *aztables.Client
+	audit      *aztables.Client
 	now        func() time.Time
 }
 
@@ -110,6 +111,7 @@ func New(svc *aztables.ServiceClient, opts Options) (*Store, error) {
 		{&s.order, prefix + "bufferorder"},
 		{&s.tags, prefix + "buffertags"},
 		{&s.expiry, prefix + "bufferexpiry"},
+		{&s.audit, prefix + "bufferaudit"},
 	} {
 		*t.client = svc.NewClient(t.name)
 		s.tableNames = append(s.tableNames, t.name)
@@ -526,48 +528,6 @@ func (s *Store) commit(ctx context.Context, entries []indexEntry, b model.Buffer
 		})
 	}
 	_ = g.Wait()
-}
-
-// Delete removes a buffer record and its index entries; deleting a missing buffer
-// is not an error.
-func (s *Store) Delete(ctx context.Context, id string) error {
-	for attempt := 1; ; attempt++ {
-		cur, err := s.getRecord(ctx, id)
-		if errors.Is(err, model.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("deleting: %w", err)
-		}
-		// Entries turn pending first: should we stop after the record is gone, no
-		// committed entry may still vouch for it.
-		entries := s.entriesOf(cur.buf, nil)
-		if _, err := s.markPending(ctx, entries, cur.buf); err != nil {
-			return fmt.Errorf("deleting buffer %s: %w", id, err)
-		}
-		_, err = s.records.DeleteEntity(ctx, recordPartition(id), escapeKey(id), &aztables.DeleteEntityOptions{IfMatch: &cur.etag})
-		if isStatus(err, 412) && attempt < maxUpdateAttempts {
-			continue
-		}
-		if err != nil && !isStatus(err, 404) {
-			return storageError(fmt.Sprintf("deleting buffer %s", id), err)
-		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(fanOut)
-		for _, e := range entries {
-			g.Go(func() error {
-				_, err := e.table.DeleteEntity(gctx, e.pk, e.rk, nil)
-				if err != nil && !isStatus(err, 404) {
-					return storageError(fmt.Sprintf("deleting index entry %s/%s", e.pk, e.rk), err)
-				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return fmt.Errorf("buffer %s deleted, but removing its index entries failed: %w", id, err)
-		}
-		return nil
-	}
 }
 
 // ServiceClientFromConnectionString connects with a full shared-key connection string

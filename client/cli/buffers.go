@@ -224,7 +224,7 @@ can still be restored instead of live ones.`, defaultListMax),
 					return err
 				}
 				if truncated && !fs.Changed("limit") {
-					fmt.Fprintf(a.stderr, "spool: warning: the output was truncated to %d buffers; use --limit to see more\n", *limit)
+					a.warnf("the output was truncated to %d buffers; use --limit to see more", *limit)
 				}
 				return nil
 			}

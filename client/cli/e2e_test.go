@@ -23,6 +23,7 @@ import (
 	"spool/client/testpattern"
 	"spool/handler"
 	"spool/internal/azurite"
+	"spool/internal/reliability"
 	"spool/tablestore"
 )
 
@@ -34,17 +35,6 @@ var stack struct {
 	server    *httptest.Server
 	serverURL string
 	err       error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if stack.server != nil {
-		stack.server.Close()
-	}
-	if stack.azurite != nil {
-		stack.azurite.Stop()
-	}
-	os.Exit(code)
 }
 
 // connectHandler opens the real table store and blob containers a connection
@@ -77,7 +67,7 @@ func liveServer(t *testing.T) string {
 		t.Skip("end-to-end test needs Azurite")
 	}
 	stack.once.Do(func() {
-		stack.azurite, stack.err = azurite.Start(azurite.Options{})
+		stack.azurite, stack.err = cliAzurite.Instance()
 		if stack.err != nil {
 			return
 		}
@@ -450,16 +440,51 @@ func buildSpool(t *testing.T) string {
 // TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed runs the real binary, so the
 // signal wiring in main is covered too.
 func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
+	checkSignaledWrite(t, os.Interrupt, exitCanceled, "spool: canceled\n")
+}
+
+// TestEndToEndSIGTERMOnTheBinaryExits143AndMarksTheBufferFailed: what a service
+// manager or a container runtime sends is handled like Ctrl-C, and says so.
+func TestEndToEndSIGTERMOnTheBinaryExits143AndMarksTheBufferFailed(t *testing.T) {
+	readErr := checkSignaledWrite(t, syscall.SIGTERM, exitTerminated, "spool: terminated\n")
+	reliability.Record(t, reliability.Row{
+		Area:    "write",
+		Fault:   "SIGTERM to the spool binary mid write",
+		Tries:   1,
+		Outcome: fmt.Sprintf("exit %d, %q; a later read fails: %s", exitTerminated, "spool: terminated", lastLine(readErr)),
+	})
+}
+
+// checkSignaledWrite sends sig to the real binary mid write, checks its exit status
+// and stderr, and that a read then fails on the buffer marked failed; it returns
+// that read's stderr.
+func checkSignaledWrite(t *testing.T, sig os.Signal, wantCode int, wantStderr string) string {
+	t.Helper()
+	code, stderr, id := signalBinaryWrite(t, sig)
+	if code != wantCode || stderr != wantStderr {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	r := runCLI(t, "", "buffer", "read", id)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "permanently failed") {
+		t.Fatalf("read of an interrupted buffer: %+v", r)
+	}
+	return r.stderr
+}
+
+// signalBinaryWrite starts the real binary writing a new buffer, sends it sig once
+// a data blob exists, and returns its exit status, its stderr and the buffer.
+func signalBinaryWrite(t *testing.T, sig os.Signal) (code int, stderr, id string) {
+	t.Helper()
 	liveServer(t)
 	bin := buildSpool(t)
-	id := createBuffer(t)
+	id = createBuffer(t)
 	cmd := exec.Command(bin, "buffer", "write", id, "-f", "100ms")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -467,17 +492,14 @@ func TestEndToEndCtrlCOnTheBinaryMarksTheBufferFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // past a flush, so a data blob exists
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	err = cmd.Wait()
 	stdin.Close()
 	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitCanceled || stderr.String() != "spool: canceled\n" {
-		t.Fatalf("exit %v, stderr %q", err, stderr.String())
+	if !errors.As(err, &exitErr) {
+		t.Fatalf("exit %v, stderr %q", err, errOut.String())
 	}
-	r := runCLI(t, "", "buffer", "read", id)
-	if r.code != exitFailure || !strings.Contains(r.stderr, "permanently failed") {
-		t.Fatalf("read of an interrupted buffer: %+v", r)
-	}
+	return exitErr.ExitCode(), errOut.String(), id
 }

@@ -65,10 +65,14 @@ records within about a minute. There is no way back.`,
 		summary: map[client.Operation]string{client.Delete: "soft-delete buffers", client.Restore: "restore soft-deleted buffers", client.Purge: "purge soft-deleted buffers for good"}[op],
 		about: about + `
 
-Name the buffers by ID (each one is printed as JSON), or select them with --tag
-(every pair must match) or --all, less any with an --exclude-tag pair. A selection
-asks for confirmation, showing how many buffers it holds, unless --force is given;
-without a terminal to ask on, --force is required.`,
+Name the buffers by ID, or select them with --tag (every pair must match) or
+--all, less any with an --exclude-tag pair. A selection asks for confirmation,
+showing how many buffers it holds, unless --force is given; without a terminal to
+ask on, --force is required.
+
+Prints {"count": N, "buffers": [...]} as JSON: the number of buffers changed and,
+for buffers named by ID, their records (a selection gives the count alone, as the
+server reports no more).`,
 		example: fmt.Sprintf("  spool buffer %s yf4sx2aqzitepjhmxjhanomn5e\n  spool buffer %s --tag run=42 --exclude-tag keep=yes --force", op, op),
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			tags := tagFlag(fs, "tag", "select buffers with this tag, `KEY=VALUE`; repeatable, or comma-separated")
@@ -116,27 +120,31 @@ func selection(ids []string, tags, exclude map[string]string, all bool) (client.
 	return checkedFilter(tags, exclude)
 }
 
-// applyToIDs handles IDs one at a time, stopping at the first failure, and prints one
-// record, or an array of them for several IDs.
+// lifecycleResult is what delete, restore and purge print, whichever way the
+// buffers were named: the count changed and, for buffers named by ID, their
+// records. A --tag or --all selection has no records: the server's bulk change
+// answers only a count.
+type lifecycleResult struct {
+	Count   int            `json:"count"`
+	Buffers []model.Buffer `json:"buffers,omitempty"`
+}
+
+// applyToIDs handles IDs one at a time, stopping at the first failure, and prints
+// the ones done.
 func (a *app) applyToIDs(ctx context.Context, c *client.Client, op client.Operation, ids []string) error {
 	var done []model.Buffer
 	for _, id := range ids {
 		b, err := c.Apply(ctx, op, id)
 		if err != nil {
 			if len(done) > 0 {
-				_ = a.printJSON(done)
+				_ = a.printJSON(lifecycleResult{Count: len(done), Buffers: done})
 			}
 			return err
 		}
 		done = append(done, b)
 	}
-	if len(done) == 1 {
-		return a.printJSON(done[0])
-	}
-	return a.printJSON(done)
+	return a.printJSON(lifecycleResult{Count: len(done), Buffers: done})
 }
-
-var pastTense = map[client.Operation]string{client.Delete: "Deleted", client.Restore: "Restored", client.Purge: "Purged"}
 
 func (a *app) applyToSelection(ctx context.Context, c *client.Client, op client.Operation, sel client.ListOptions, force bool) error {
 	if !force {
@@ -145,8 +153,7 @@ func (a *app) applyToSelection(ctx context.Context, c *client.Client, op client.
 			return fmt.Errorf("counting the buffers to %s: %w", op, err)
 		}
 		if n == 0 {
-			_, err := fmt.Fprintln(a.stdout, "No buffers found.")
-			return err
+			return a.printJSON(lifecycleResult{})
 		}
 		ok, err := a.confirm(fmt.Sprintf("Are you sure you want to %s %d buffers? [y/N] ", op, n))
 		if err != nil || !ok {
@@ -157,8 +164,7 @@ func (a *app) applyToSelection(ctx context.Context, c *client.Client, op client.
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(a.stdout, "%s %d buffers.\n", pastTense[op], n)
-	return err
+	return a.printJSON(lifecycleResult{Count: n})
 }
 
 // confirm asks a yes/no question on stderr and reads the answer from stdin; only
@@ -178,6 +184,6 @@ func (a *app) confirm(question string) (bool, error) {
 	case "y", "yes":
 		return true, nil
 	}
-	fmt.Fprintln(a.stderr, "Nothing was changed.")
+	a.notef("Nothing was changed.")
 	return false, nil
 }

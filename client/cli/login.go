@@ -165,7 +165,7 @@ func (a *app) login(ctx context.Context, opts login.Options) error {
 		return err
 	}
 	st := sess.Status(ctx)
-	fmt.Fprintf(a.stderr, "Signed in to %s as %s (%s); roles: %s.\n", st.ServerURL, orUnknown(st.Name), st.Method, rolesOf(st))
+	a.notef("Signed in to %s as %s (%s); roles: %s.", st.ServerURL, orUnknown(st.Name), st.Method, rolesOf(st))
 	return nil
 }
 
@@ -179,14 +179,7 @@ func loginStatusCommand() command {
 prompting) who it names, their roles and when it expires. Exits 1 when nobody is
 logged in or the login needs 'spool login' again.`,
 		example: "  spool login status",
-		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				return a.loginStatus(ctx)
-			}
-		},
+		flags:   withoutArgs((*app).loginStatus),
 	}
 }
 
@@ -235,14 +228,7 @@ func logoutCommand() command {
 token and talk to --server-url, SPOOL_SERVER_URL or the local default again.
 Tokens already in the platform's encrypted cache lapse on their own.`,
 		example: "  spool logout",
-		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := wantArgs(args, 0, ""); err != nil {
-					return err
-				}
-				return a.logout()
-			}
-		},
+		flags:   withoutArgs(func(a *app, _ context.Context) error { return a.logout() }),
 	}
 }
 
@@ -257,11 +243,11 @@ func (a *app) logout() error {
 	}
 	switch {
 	case loadErr == nil:
-		fmt.Fprintf(a.stderr, "Logged out of %s.\n", sess.Config.ServerURL)
+		a.notef("Logged out of %s.", sess.Config.ServerURL)
 	case errors.Is(loadErr, login.ErrNotLoggedIn):
-		fmt.Fprintln(a.stderr, "Not logged in.")
+		a.notef("Not logged in.")
 	default:
-		fmt.Fprintln(a.stderr, "Logged out.")
+		a.notef("Logged out.")
 	}
 	return nil
 }
@@ -283,7 +269,7 @@ func rememberedSession() (*login.Session, error) {
 // is the server of the login, the login's tokens: a token is never sent to a server
 // it was not got for.
 func (a *app) clientOptions(sess *login.Session) client.Options {
-	opts := client.Options{ServerURL: a.serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY")}
+	opts := client.Options{ServerURL: a.serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY"), HTTPClient: a.apiHTTPClient()}
 	if opts.ServerURL == "" {
 		opts.ServerURL = os.Getenv("SPOOL_SERVER_URL")
 	}

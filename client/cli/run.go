@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -20,13 +21,20 @@ import (
 	"spool/internal/redact"
 )
 
-// Exit statuses.
+// Exit statuses, listed in the top-level help.
 const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 2
-	exitCanceled = 130 // what a shell reports for a process ended by Ctrl-C
+	exitOK         = 0
+	exitFailure    = 1
+	exitUsage      = 2
+	exitCanceled   = 130 // what a shell reports for a process ended by Ctrl-C (SIGINT)
+	exitTerminated = 143 // ... and by SIGTERM
 )
+
+// Signaled is the cause cmd/spool cancels Run's context with when a signal
+// arrives, so the exit status can say which signal it was.
+type Signaled struct{ Signal os.Signal }
+
+func (s Signaled) Error() string { return "received " + s.Signal.String() }
 
 // app is one invocation of the CLI: its streams and the global settings.
 type app struct {
@@ -34,6 +42,14 @@ type app struct {
 	stdout, stderr io.Writer
 	// serverURL is the --server-url given before the command, if any.
 	serverURL string
+	// quiet and logLevelName are --quiet and --log-level as given (before the
+	// command or after it); level is what they mean.
+	quiet        bool
+	logLevelName string
+	level        logLevel
+	// transferring is the progress of the running write or read, which lines to
+	// stderr go through so they do not garble its status line.
+	transferring *progress
 	// answersFromStdin lets a test answer confirmation prompts through a stdin that
 	// is not a terminal.
 	answersFromStdin bool
@@ -45,15 +61,22 @@ type app struct {
 	}
 }
 
-// command is one `spool buffer` subcommand.
+// command is one `spool buffer` subcommand, or a top-level one.
+//
+// The dispatch is hand-written over pflag rather than moved to cobra (which would
+// give completion scripts for free): the CLI's usage errors, help texts and exit
+// statuses are pinned by tests word for word, and reproducing them inside cobra's
+// own help, error and flag-parsing conventions would cost more than generating the
+// three completion scripts from this table (completion.go), which stays the single
+// list of commands and flags.
 type command struct {
 	name    string
 	args    string // the usage line after the command name
 	summary string // one line for the command list
 	about   string // the help text's description
 	example string
-	// topLevel commands (login, logout) are not under `spool buffer` and take no
-	// --server-url of their own.
+	// topLevel commands (login, logout, version, completion) are not under `spool
+	// buffer` and take no --server-url of their own.
 	topLevel bool
 	// flags defines the command's flags on fs and returns the function that runs it
 	// once they are parsed.
@@ -65,7 +88,14 @@ func commands() []command {
 		createCommand(), showCommand(), setCommand(), listCommand(), accessCommand(),
 		writeCommand(), readCommand(), genCommand(),
 		lifecycleCommand(client.Delete), lifecycleCommand(client.Restore), lifecycleCommand(client.Purge),
+		auditCommand(),
 	}
+}
+
+// topLevelCommands are the commands outside `spool buffer`; "login status" is the
+// one with a space.
+func topLevelCommands() []command {
+	return []command{loginCommand(), loginStatusCommand(), logoutCommand(), versionCommand(), completionCommand()}
 }
 
 // usageError is a mistake in how spool was called: exit status 2 and a pointer to
@@ -87,7 +117,7 @@ var errHelpShown = errors.New("help shown")
 // Run is the whole CLI: it parses args, runs one command and returns the exit
 // status. Output goes to stdout, logs and errors to stderr.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, level: levelInfo}
 	err := a.explainRefusal(a.dispatch(ctx, args))
 	var uerr *usageError
 	switch {
@@ -102,12 +132,33 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return exitUsage
 	case ctx.Err() != nil:
-		fmt.Fprintln(stderr, "spool: canceled")
-		return exitCanceled
+		return canceled(ctx, stderr)
 	default:
 		fmt.Fprintf(stderr, "spool: %s\n", safeLine(err))
 		return exitFailure
 	}
+}
+
+// canceled reports a run ended by its context: 143 for SIGTERM, else 130 as for
+// Ctrl-C (also when the context was canceled for another reason).
+func canceled(ctx context.Context, stderr io.Writer) int {
+	var sig Signaled
+	if errors.As(context.Cause(ctx), &sig) && sig.Signal == syscall.SIGTERM {
+		fmt.Fprintln(stderr, "spool: terminated")
+		return exitTerminated
+	}
+	fmt.Fprintln(stderr, "spool: canceled")
+	return exitCanceled
+}
+
+// globalFlags defines the flags every command takes too.
+func globalFlags(fs *pflag.FlagSet, quiet *bool, level *string) {
+	fs.BoolVarP(quiet, "quiet", "q", false, "print only errors and the command's output: no progress,\nnotes or warnings (--log-level error)")
+	fs.StringVar(level, "log-level", "", "what goes to stderr besides errors, `LEVEL`: debug (each\nrequest too), info (progress and notes; the default), warn, or error")
+}
+
+func serverURLFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVar(p, "server-url", "", "the spool API root `URL` (env SPOOL_SERVER_URL; default "+client.DefaultServerURL+")")
 }
 
 func (a *app) dispatch(ctx context.Context, args []string) error {
@@ -115,7 +166,9 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	top.SetInterspersed(false) // flags after the command belong to the command
 	top.SetOutput(io.Discard)
 	top.Usage = func() {}
-	top.StringVar(&a.serverURL, "server-url", "", "the spool API root `URL` (env SPOOL_SERVER_URL; default "+client.DefaultServerURL+")")
+	serverURLFlag(top, &a.serverURL)
+	globalFlags(top, &a.quiet, &a.logLevelName)
+	showVersion := top.Bool("version", false, "print spool's version and exit")
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			a.printTopHelp(a.stdout, top)
@@ -123,7 +176,17 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		}
 		return usagef("", "%v", err)
 	}
-	rest := top.Args()
+	if err := a.setLogLevel(a.quiet, a.logLevelName); err != nil {
+		return err
+	}
+	if *showVersion {
+		return a.printVersion()
+	}
+	return a.route(ctx, top, top.Args())
+}
+
+// route finds the command the words after the global flags name.
+func (a *app) route(ctx context.Context, top *pflag.FlagSet, rest []string) error {
 	if len(rest) == 0 {
 		a.printTopHelp(a.stderr, top)
 		return usagef("", "a command is required")
@@ -132,7 +195,7 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		a.printTopHelp(a.stdout, top)
 		return errHelpShown
 	}
-	if cmd, cmdArgs, ok := loginCommandFor(rest); ok {
+	if cmd, cmdArgs, ok := topLevelCommandFor(rest); ok {
 		return a.runCommand(ctx, cmd, cmdArgs)
 	}
 	if rest[0] != "buffer" && rest[0] != "buffers" {
@@ -155,27 +218,64 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	return usagef("", "unknown command %q for `spool buffer`", name)
 }
 
-func (a *app) runCommand(ctx context.Context, cmd command, args []string) error {
-	fs := pflag.NewFlagSet("spool "+cmd.path(), pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	fs.SortFlags = false
-	runFn := cmd.flags(a, fs)
-	serverURL := new(string)
-	if !cmd.topLevel {
-		serverURL = fs.String("server-url", "", "the spool API root `URL` (env SPOOL_SERVER_URL; default "+client.DefaultServerURL+")")
+func topLevelCommandFor(args []string) (command, []string, bool) {
+	if cmd, cmdArgs, ok := loginCommandFor(args); ok {
+		return cmd, cmdArgs, true
 	}
-	if err := fs.Parse(args); err != nil {
+	switch args[0] {
+	case "version":
+		return versionCommand(), args[1:], true
+	case "completion":
+		return completionCommand(), args[1:], true
+	}
+	return command{}, nil, false
+}
+
+// commandFlags is a command's flag set with the global flags added, and what the
+// command runs once they are parsed.
+type commandFlags struct {
+	fs        *pflag.FlagSet
+	run       func(ctx context.Context, args []string) error
+	serverURL string
+	quiet     bool
+	logLevel  string
+}
+
+func (a *app) commandFlags(cmd command) *commandFlags {
+	cf := &commandFlags{fs: pflag.NewFlagSet("spool "+cmd.path(), pflag.ContinueOnError)}
+	cf.fs.SetOutput(io.Discard)
+	cf.fs.Usage = func() {}
+	cf.fs.SortFlags = false
+	cf.run = cmd.flags(a, cf.fs)
+	if !cmd.topLevel {
+		serverURLFlag(cf.fs, &cf.serverURL)
+	}
+	globalFlags(cf.fs, &cf.quiet, &cf.logLevel)
+	return cf
+}
+
+func (a *app) runCommand(ctx context.Context, cmd command, args []string) error {
+	cf := a.commandFlags(cmd)
+	if err := cf.fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			printCommandHelp(a.stdout, cmd, fs)
+			printCommandHelp(a.stdout, cmd, cf.fs)
 			return errHelpShown
 		}
 		return &usageError{cmd: cmd.path(), err: err}
 	}
-	if *serverURL != "" {
-		a.serverURL = *serverURL
+	if cf.serverURL != "" {
+		a.serverURL = cf.serverURL
 	}
-	err := runFn(ctx, fs.Args())
+	if cf.fs.Changed("quiet") {
+		a.quiet = cf.quiet
+	}
+	if cf.fs.Changed("log-level") {
+		a.logLevelName = cf.logLevel
+	}
+	err := a.setLogLevel(a.quiet, a.logLevelName)
+	if err == nil {
+		err = cf.run(ctx, cf.fs.Args())
+	}
 	var uerr *usageError
 	if errors.As(err, &uerr) && uerr.cmd == "" {
 		uerr.cmd = cmd.path()
@@ -192,8 +292,9 @@ func (c command) path() string {
 }
 
 func (a *app) printTopHelp(w io.Writer, top *pflag.FlagSet) {
-	fmt.Fprint(w, `Usage: spool [--server-url URL] buffer COMMAND [ARGS] [FLAGS]
+	fmt.Fprint(w, `Usage: spool [GLOBAL FLAGS] buffer COMMAND [ARGS] [FLAGS]
        spool login [SERVER_URL] [METHOD FLAGS] | spool login status | spool logout
+       spool version | spool completion bash|zsh|fish
 
 spool keeps write-once, read-many byte streams ("buffers"). The server holds each
 buffer's record and tags and hands out access URLs; data moves straight between
@@ -205,22 +306,34 @@ Commands (the group is also spelled "buffers"):
 		fmt.Fprintf(w, "  %-8s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprint(w, "\nSigning in (for a server that needs an Entra ID token):\n")
-	for _, cmd := range []command{loginCommand(), loginStatusCommand(), logoutCommand()} {
+	for _, cmd := range topLevelCommands() {
+		if cmd.name == "version" {
+			fmt.Fprint(w, "\nAnd:\n")
+		}
 		fmt.Fprintf(w, "  %-13s %s\n", cmd.name, cmd.summary)
 	}
-	fmt.Fprint(w, "\nGlobal flags:\n")
+	fmt.Fprint(w, "\nGlobal flags (also accepted after the command):\n")
 	top.SetOutput(w)
 	top.PrintDefaults()
 	top.SetOutput(io.Discard)
-	fmt.Fprint(w, `
+	fmt.Fprint(w, topHelpEnd)
+}
+
+const topHelpEnd = `
 Environment:
   SPOOL_SERVER_URL    the API root when --server-url is not given
   SPOOL_FUNCTION_KEY  sent as x-functions-key when the server needs a function key
 
+Exit statuses:
+  0    success
+  1    failure (the server, storage, a file, or the data)
+  2    usage: a wrong command, flag or argument
+  130  interrupted by SIGINT (Ctrl-C); a write marks its buffer failed
+  143  terminated by SIGTERM; a write marks its buffer failed
+
 Run 'spool buffer COMMAND --help' (or 'spool login --help') for a command's flags
 and an example.
-`)
-}
+`
 
 func printCommandHelp(w io.Writer, cmd command, fs *pflag.FlagSet) {
 	fmt.Fprintf(w, "Usage: spool %s %s\n\n%s\n\nFlags:\n", cmd.path(), cmd.args, strings.TrimSpace(cmd.about))
@@ -274,6 +387,19 @@ func oneLine(s string) string {
 // line of defence for those that quote something they should not.
 func safeLine(err error) string {
 	return redact.String(oneLine(err.Error()))
+}
+
+// withoutArgs is the flags function of a command that has no flags or arguments
+// of its own: it runs run.
+func withoutArgs(run func(a *app, ctx context.Context) error) func(*app, *pflag.FlagSet) func(context.Context, []string) error {
+	return func(a *app, _ *pflag.FlagSet) func(context.Context, []string) error {
+		return func(ctx context.Context, args []string) error {
+			if err := wantArgs(args, 0, ""); err != nil {
+				return err
+			}
+			return run(a, ctx)
+		}
+	}
 }
 
 // wantArgs checks the number of positional arguments.

@@ -93,8 +93,10 @@ within 2G of memory, and fewer run at once when more would not fit.`,
 					// makes short blobs.
 					opts.FlushInterval = 0
 				}
-				p := newProgress(a.stderr, a.stderrIsTerminal(), "wrote", size)
-				opts.Progress, opts.Logf = p.update, p.logf
+				httpClient, closeIdle := a.blobHTTPClient()
+				defer closeIdle()
+				p := a.newTransferProgress("wrote", size)
+				opts.Progress, opts.Logf, opts.HTTPClient = p.update, p.logf, httpClient
 				stats, err := transfer.Write(ctx, src, in, opts)
 				p.finish(stats.Bytes, err)
 				return err
@@ -184,8 +186,12 @@ read leaves FILE as it was.`,
 				if err != nil {
 					return err
 				}
-				p := newProgress(a.stderr, a.stderrIsTerminal(), "read", -1)
-				stats, err := transfer.Read(ctx, src, out, transfer.ReadOptions{DOP: *dop, Progress: p.update, Logf: p.logf})
+				httpClient, closeIdle := a.blobHTTPClient()
+				defer closeIdle()
+				// The engine learns a buffer's size only at its end, so a read has no
+				// percentage or ETA.
+				p := a.newTransferProgress("read", -1)
+				stats, err := transfer.Read(ctx, src, out, transfer.ReadOptions{DOP: *dop, Progress: p.update, Logf: p.logf, HTTPClient: httpClient})
 				err = finish(err)
 				p.finish(stats.Bytes, err)
 				return err

@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -18,24 +16,19 @@ import (
 	"spool/internal/azurite"
 )
 
-// One Azurite serves every test in the package.
-var storage *service.Client
+// One Azurite serves every test in the package, started on first use.
+var sharedAzurite = azurite.NewShared(azurite.Options{})
 
-func TestMain(m *testing.M) {
-	in, err := azurite.Start(azurite.Options{})
+func TestMain(m *testing.M) { azurite.TestMain(m, sharedAzurite) }
+
+// storage is a shared-key client of the package's Azurite.
+func storage(t testing.TB) *service.Client {
+	t.Helper()
+	c, err := service.NewClientFromConnectionString(sharedAzurite.Get(t).ConnectionString(), nil)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting azurite:", err)
-		os.Exit(1)
+		t.Fatal(err)
 	}
-	storage, err = service.NewClientFromConnectionString(in.ConnectionString(), nil)
-	if err != nil {
-		in.Stop()
-		fmt.Fprintln(os.Stderr, "storage client:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	in.Stop()
-	os.Exit(code)
+	return c
 }
 
 // testBuffer is one container with the two kinds of access URL the control plane
@@ -62,7 +55,7 @@ func unCreatedBuffer(t testing.TB) *testBuffer {
 	t.Helper()
 	id := make([]byte, 10)
 	rand.Read(id)
-	admin := storage.NewContainerClient("b" + hex.EncodeToString(id))
+	admin := storage(t).NewContainerClient("b" + hex.EncodeToString(id))
 	return &testBuffer{
 		admin: admin,
 		write: sasURL(t, admin, sas.ContainerPermissions{Read: true, Create: true}, time.Now().Add(time.Hour)),

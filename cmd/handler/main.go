@@ -57,6 +57,9 @@ func runLogged(ctx context.Context, getenv func(string) string, out logOutputs) 
 	if err != nil {
 		return err
 	}
+	if err := checkAuthLevels(appDir(), cfg.auth.Enabled()); err != nil {
+		return err
+	}
 	store, containers, err := clients(cfg)
 	if err != nil {
 		return err
@@ -69,6 +72,7 @@ func runLogged(ctx context.Context, getenv func(string) string, out logOutputs) 
 		Logger:           logger,
 		RequirePrincipal: cfg.requirePrincipal,
 		Lifecycle:        cfg.lifecycle,
+		Auth:             cfg.auth,
 	})
 	if err != nil {
 		return err
@@ -77,7 +81,7 @@ func runLogged(ctx context.Context, getenv func(string) string, out logOutputs) 
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	logger.Info("listening", "addr", cfg.listenAddr(), "location", cfg.location)
+	logger.Info("listening", "addr", cfg.listenAddr(), "location", cfg.location, "sign_in", cfg.auth.Enabled())
 	ctx, cancel := context.WithCancel(ctx)
 	created := make(chan struct{})
 	go func() {

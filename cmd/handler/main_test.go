@@ -17,18 +17,10 @@ import (
 	"spool/internal/reliability"
 )
 
-var storage *azurite.Instance
+func TestMain(m *testing.M) { azurite.TestMain(m, storage) }
 
-func TestMain(m *testing.M) {
-	var err error
-	if storage, err = azurite.Start(azurite.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, "starting Azurite:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	storage.Stop()
-	os.Exit(code)
-}
+// storage is the Azurite the handler runs over, started by the first test that needs it.
+var storage = azurite.NewShared(azurite.Options{})
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -186,7 +178,7 @@ func (h *running) createAndShow(t *testing.T) string {
 
 func TestHandlerServesOnTheHostPortFromAConnectionStringAndStopsOnCancel(t *testing.T) {
 	h := startHandler(t, env{
-		"SPOOL_STORAGE_CONNECTION_STRING": storage.ConnectionString(),
+		"SPOOL_STORAGE_CONNECTION_STRING": storage.Get(t).ConnectionString(),
 		"SPOOL_TABLE_PREFIX":              "cmdhandler",
 	})
 	if r := h.do(t, http.MethodGet, "/metadata", ""); r.status != http.StatusOK {
@@ -217,7 +209,7 @@ func TestAConnectionThatNeverSendsItsHeadersIsClosed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the header timeout")
 	}
-	h := startHandler(t, env{"SPOOL_STORAGE_CONNECTION_STRING": storage.ConnectionString(), "SPOOL_TABLE_PREFIX": "slowloris"})
+	h := startHandler(t, env{"SPOOL_STORAGE_CONNECTION_STRING": storage.Get(t).ConnectionString(), "SPOOL_TABLE_PREFIX": "slowloris"})
 	conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(h.base, "http://"), "/api"))
 	if err != nil {
 		t.Fatal(err)

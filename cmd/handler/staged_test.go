@@ -64,7 +64,7 @@ func startStagedApp(t *testing.T) *stagedApp {
 	cmd.Dir = stage
 	cmd.Env = []string{
 		fmt.Sprintf("FUNCTIONS_CUSTOMHANDLER_PORT=%d", port),
-		"SPOOL_STORAGE_CONNECTION_STRING=" + storage.ConnectionString(),
+		"SPOOL_STORAGE_CONNECTION_STRING=" + storage.Get(t).ConnectionString(),
 		"SPOOL_TABLE_PREFIX=staged",
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr

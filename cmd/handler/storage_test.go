@@ -150,7 +150,7 @@ func TestHealthzSaysAccessDeniedWhileStorageRefusesTheApp(t *testing.T) {
 	// retry cannot cure, which a route that reaches blob storage answers 500, so
 	// only the table side is checked here.)
 	const wrongKey = "d3Jvbmcga2V5IGZvciBhIHRlc3Q="
-	cs := strings.Replace(storage.ConnectionString(), azurite.AccountKey, wrongKey, 1)
+	cs := strings.Replace(storage.Get(t).ConnectionString(), azurite.AccountKey, wrongKey, 1)
 	h := startHandler(t, env{"SPOOL_STORAGE_CONNECTION_STRING": cs, "SPOOL_TABLE_PREFIX": "denied"})
 	var checks map[string]string
 	for deadline := time.Now().Add(60 * time.Second); ; {

@@ -186,11 +186,6 @@ func (t *tables) Count(ctx context.Context, f model.Filter) (int, error) {
 	return call(ctx, t, func(s *tablestore.Store) (int, error) { return s.Count(ctx, f) })
 }
 
-func (t *tables) Delete(ctx context.Context, id string) error {
-	_, err := call(ctx, t, func(s *tablestore.Store) (struct{}, error) { return struct{}{}, s.Delete(ctx, id) })
-	return err
-}
-
 func (t *tables) Modify(ctx context.Context, id string, change func(model.Buffer) (model.Buffer, error)) (model.Buffer, error) {
 	return call(ctx, t, func(s *tablestore.Store) (model.Buffer, error) { return s.Modify(ctx, id, change) })
 }
@@ -202,4 +197,13 @@ func (t *tables) Purge(ctx context.Context, id string) error {
 
 func (t *tables) Expired(ctx context.Context, now time.Time, limit int) ([]model.Buffer, error) {
 	return call(ctx, t, func(s *tablestore.Store) ([]model.Buffer, error) { return s.Expired(ctx, now, limit) })
+}
+
+func (t *tables) RecordGrant(ctx context.Context, g model.Grant) error {
+	_, err := call(ctx, t, func(s *tablestore.Store) (struct{}, error) { return struct{}{}, s.RecordGrant(ctx, g) })
+	return err
+}
+
+func (t *tables) Grants(ctx context.Context, q model.GrantQuery) (model.GrantPage, error) {
+	return call(ctx, t, func(s *tablestore.Store) (model.GrantPage, error) { return s.Grants(ctx, q) })
 }

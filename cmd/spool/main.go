@@ -12,14 +12,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM cancels the run with the signal as its cause, so
+	// the transfer gets a moment to mark the buffer failed and the exit status says
+	// which signal it was (130, 143). Notification then stops: a second signal ends
+	// the process at once.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// After the first Ctrl-C the transfer gets a moment to mark the buffer
-		// failed; a second one should end the process at once.
-		<-ctx.Done()
-		stop()
+		sig := <-signals
+		signal.Stop(signals)
+		cancel(cli.Signaled{Signal: sig})
 	}()
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(signals)
+	cancel(nil)
 	os.Exit(code)
 }
