@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -46,19 +45,13 @@ type Options struct {
 	// renewed late in a long transfer, carries a token that is fresh then. Its
 	// error ends the request.
 	Authorize func(ctx context.Context, req *http.Request) error
-	// UserAgent is sent as User-Agent; default DefaultUserAgent().
+	// UserAgent is sent as User-Agent; default DefaultUserAgent.
 	UserAgent string
 }
 
-// DefaultUserAgent is "spool/VERSION", VERSION being the main module's version in
-// the binary's build information, or "dev" for a build without one.
-func DefaultUserAgent() string {
-	version := "dev"
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		version = info.Main.Version
-	}
-	return "spool/" + version
-}
+// DefaultUserAgent is sent when Options.UserAgent is empty; the CLI sends
+// "spool/" and its version (client/cli.Version).
+const DefaultUserAgent = "spool/dev"
 
 // Client is a REST client for the /buffers API. It is safe for concurrent use.
 type Client struct {
@@ -101,7 +94,7 @@ func New(opts Options) (*Client, error) {
 		userAgent:   opts.UserAgent,
 	}
 	if c.userAgent == "" {
-		c.userAgent = DefaultUserAgent()
+		c.userAgent = DefaultUserAgent
 	}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 60 * time.Second}
