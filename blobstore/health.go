@@ -17,3 +17,6 @@ func (bc *Containers) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Endpoint is the blob service URL of the account, without credentials.
+func (bc *Containers) Endpoint() string { return bc.service.URL() }

@@ -10,6 +10,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"spool/blobstore"
+	"spool/handler"
 	"spool/tablestore"
 )
 
@@ -17,7 +18,7 @@ import (
 // Nothing here contacts storage: the tables are created later (see tables), so the
 // handler can listen while storage is unreachable or its roles still propagate.
 // Errors are configuration mistakes and never quote the connection string.
-func clients(c config) (*tablestore.Store, *blobstore.Containers, error) {
+func clients(c config) (*tablestore.Store, []handler.StorageAccount, error) {
 	svc, blobOpts, err := serviceClients(c)
 	if err != nil {
 		return nil, nil, err
@@ -26,11 +27,11 @@ func clients(c config) (*tablestore.Store, *blobstore.Containers, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	containers, err := blobstore.New(blobOpts)
+	accounts, err := storageAccounts(c, blobOpts)
 	if err != nil {
 		return nil, nil, err
 	}
-	return store, containers, nil
+	return store, accounts, nil
 }
 
 var accountPattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)

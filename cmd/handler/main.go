@@ -52,15 +52,15 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	store, containers, err := clients(cfg)
+	store, accounts, err := clients(cfg)
 	if err != nil {
 		return err
 	}
 	tables := newTables(store, logger)
 	h, err := handler.New(handler.Options{
 		Store:            tables,
-		Containers:       blobs{containers},
-		Location:         cfg.location,
+		Accounts:         accounts,
+		DefaultLocation:  cfg.defaultLocation,
 		Logger:           logger,
 		RequirePrincipal: cfg.requirePrincipal,
 		Lifecycle:        cfg.lifecycle,
