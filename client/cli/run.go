@@ -86,7 +86,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		createCommand(), showCommand(), setCommand(), listCommand(), accessCommand(),
-		writeCommand(), readCommand(), genCommand(), storageAccountCommand(),
+		writeCommand(), readCommand(), genCommand(), storageAccountCommand(), copyCommand(),
 		lifecycleCommand(client.Delete), lifecycleCommand(client.Restore), lifecycleCommand(client.Purge),
 	}
 }
