@@ -54,8 +54,8 @@ func startCopyStack(t *testing.T) copyStack {
 		t.Fatal(err)
 	}
 	one.Accounts = []handler.StorageAccount{
-		{Name: "east", Location: "eastus", Containers: one.Containers},
-		{Name: "west", Location: "westus", Containers: west},
+		{Name: "east", Location: "eastus", Endpoint: stack.azurite.BlobEndpoint, Containers: one.Containers},
+		{Name: "west", Location: "westus", Endpoint: west.Endpoint(), Containers: west},
 	}
 	two, err := connectHandler(ctx, other.ConnectionString(), "copytwo"+strconv.FormatInt(suffix, 10))
 	if err != nil {
