@@ -99,6 +99,9 @@ func (s copyStack) copied(t *testing.T, args ...string) []bufcopy.Result {
 func (s copyStack) copiedSaying(t *testing.T, args ...string) ([]bufcopy.Result, string) {
 	t.Helper()
 	r := runCLI(t, "", append([]string{"buffer", "copy", "--journal", s.journal}, args...)...)
+	if strings.Contains(r.stdout+r.stderr, "sig=") {
+		t.Errorf("copy %v printed a SAS signature", args)
+	}
 	var out struct {
 		Count  int
 		Copies []bufcopy.Result

@@ -63,12 +63,8 @@ func parseAccountSettings(s string) ([]accountSetting, error) {
 
 // storageAccounts builds the handler's accounts: first the home account (in
 // cfg.location), then those of SPOOL_STORAGE_ACCOUNTS in their order.
-func storageAccounts(cfg config, home blobstore.Options) ([]handler.StorageAccount, error) {
-	first, err := storageAccount(home.AccountName, cfg.location, home)
-	if err != nil {
-		return nil, err
-	}
-	accounts := []handler.StorageAccount{first}
+func storageAccounts(cfg config, home *blobstore.Containers) ([]handler.StorageAccount, error) {
+	accounts := []handler.StorageAccount{account(home.AccountName(), cfg.location, home)}
 	for i, setting := range cfg.accounts {
 		opts, err := settingOptions(setting)
 		if err != nil {
@@ -92,7 +88,11 @@ func storageAccount(name, location string, opts blobstore.Options) (handler.Stor
 	if err != nil {
 		return handler.StorageAccount{}, err
 	}
-	return handler.StorageAccount{Name: name, Location: location, Endpoint: containers.Endpoint(), Containers: blobs{containers}}, nil
+	return account(name, location, containers), nil
+}
+
+func account(name, location string, containers *blobstore.Containers) handler.StorageAccount {
+	return handler.StorageAccount{Name: name, Location: location, Endpoint: containers.Endpoint(), Containers: blobs{containers}}
 }
 
 // settingOptions turns one setting into blobstore options: a connection string's

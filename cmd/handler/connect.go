@@ -10,7 +10,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"spool/blobstore"
-	"spool/handler"
 	"spool/tablestore"
 )
 
@@ -18,7 +17,7 @@ import (
 // Nothing here contacts storage: the tables are created later (see tables), so the
 // handler can listen while storage is unreachable or its roles still propagate.
 // Errors are configuration mistakes and never quote the connection string.
-func clients(c config) (*tablestore.Store, []handler.StorageAccount, error) {
+func clients(c config) (*tablestore.Store, *blobstore.Containers, error) {
 	svc, blobOpts, err := serviceClients(c)
 	if err != nil {
 		return nil, nil, err
@@ -27,11 +26,11 @@ func clients(c config) (*tablestore.Store, []handler.StorageAccount, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	accounts, err := storageAccounts(c, blobOpts)
+	containers, err := blobstore.New(blobOpts)
 	if err != nil {
 		return nil, nil, err
 	}
-	return store, accounts, nil
+	return store, containers, nil
 }
 
 var accountPattern = regexp.MustCompile(`^[a-z0-9]{3,24}$`)

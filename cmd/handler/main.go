@@ -52,7 +52,11 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	store, accounts, err := clients(cfg)
+	store, containers, err := clients(cfg)
+	if err != nil {
+		return err
+	}
+	accounts, err := storageAccounts(cfg, containers)
 	if err != nil {
 		return err
 	}
