@@ -216,6 +216,24 @@ func TestAnInterruptedCopyResumesIntoTheSameBufferOnRerun(t *testing.T) {
 	s := startCopyStack(t)
 	data := generated(t, 1<<20) // 16 data blobs and the empty one
 	src := writtenBuffer(t, data, "--tag", "run=copy3")
+	partial := s.interruptedCopy(t, src, 6)
+	done := s.copied(t, src, "--to", s.two)
+	if done[0].Destination != partial.Destination || done[0].AlreadyThere == 0 || done[0].Blobs != 19 {
+		t.Errorf("the rerun should finish the same copy, keeping the blobs already there: %+v (first run: %s)", done[0], partial.Destination)
+	}
+	sameBuffer(t, s.two, partial.Destination, data, `{"run":"copy3"}`)
+	reliability.Record(t, reliability.Row{
+		Area:    "copy",
+		Fault:   "connection lost after 6 blob copies of 19, copy run again",
+		Tries:   1,
+		Outcome: "the first run fails before .bufferend is copied; the rerun continues into the same destination buffer, keeps and checks the blobs already there, and the copy reads back byte-identical",
+	})
+}
+
+// interruptedCopy copies buffer src from the first server to the second through a
+// connection that fails after puts blob PUTs, and returns what the copy got to.
+func (s copyStack) interruptedCopy(t *testing.T, src string, puts int64) bufcopy.Result {
+	t.Helper()
 	one, err := client.New(client.Options{ServerURL: s.one})
 	if err != nil {
 		t.Fatal(err)
@@ -229,21 +247,37 @@ func TestAnInterruptedCopyResumesIntoTheSameBufferOnRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	cut := &failingAfter{base: http.DefaultTransport}
-	cut.n.Store(6)
+	cut.n.Store(puts)
 	opts := bufcopy.Options{Source: one, Destination: two, Journal: journal, HTTPClient: &http.Client{Transport: cut}}
 	partial, err := bufcopy.Buffer(context.Background(), opts, src)
 	if !errors.Is(err, errInjected) || partial.Destination == "" {
 		t.Fatalf("the interrupted copy: %+v, %v", partial, err)
 	}
-	done := s.copied(t, src, "--to", s.two)
-	if done[0].Destination != partial.Destination || done[0].AlreadyThere == 0 || done[0].Blobs != 19 {
-		t.Errorf("the rerun should finish the same copy, keeping the blobs already there: %+v (first run: %s)", done[0], partial.Destination)
+	return partial
+}
+
+func TestACopyNeverOverwritesOrKeepsADestinationBlobThatDiffers(t *testing.T) {
+	s := startCopyStack(t)
+	src := writtenBuffer(t, generated(t, 100<<10), "--tag", "run=copy4")
+	partial := s.interruptedCopy(t, src, 1) // the destination is made and journaled, no blob gets there
+	two, _ := client.New(client.Options{ServerURL: s.two})
+	w, err := two.Access(context.Background(), partial.Destination, true, "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	sameBuffer(t, s.two, partial.Destination, data, `{"run":"copy3"}`)
+	put, _ := http.NewRequest(http.MethodPut, strings.Replace(w, "?", "/00/000?", 1), strings.NewReader("not the source's bytes"))
+	put.Header.Set("x-ms-blob-type", "BlockBlob")
+	if resp, err := http.DefaultClient.Do(put); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("planting a foreign blob: %v %v", resp, err)
+	}
+	r := runCLI(t, "", "buffer", "copy", src, "--to", s.two, "--journal", s.journal)
 	reliability.Record(t, reliability.Row{
 		Area:    "copy",
-		Fault:   "connection lost after 6 blob copies of 19, copy run again",
+		Fault:   "the destination of an interrupted copy holds a blob with other bytes when the copy is run again",
 		Tries:   1,
-		Outcome: "the first run fails before .bufferend is copied; the rerun continues into the same destination buffer, keeps and checks the blobs already there, and the copy reads back byte-identical",
+		Outcome: "the copy stops with \"blob 00/000 differs from the source's\", exit 1; it neither overwrites nor keeps it, and .bufferend is never copied",
 	})
+	if r.code != exitFailure || !strings.Contains(r.stderr, "blob 00/000 differs from the source's") {
+		t.Errorf("rerun over a foreign blob: %+v", r)
+	}
 }
