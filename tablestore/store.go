@@ -48,11 +48,12 @@ type Options struct {
 // Store implements the handler's buffer store over Azure Table Storage.
 type Store struct {
 	svc        *aztables.ServiceClient
-	tableNames []string // records, order, tags, expiry
+	tableNames []string // records, order, tags, expiry, audit
 	records    *aztables.Client
 	order      *aztables.Client
 	tags       *aztables.Client
 	expiry     *aztables.Client
+	audit      *aztables.Client
 	now        func() time.Time
 }
 
@@ -110,6 +111,7 @@ func New(svc *aztables.ServiceClient, opts Options) (*Store, error) {
 		{&s.order, prefix + "bufferorder"},
 		{&s.tags, prefix + "buffertags"},
 		{&s.expiry, prefix + "bufferexpiry"},
+		{&s.audit, prefix + "bufferaudit"},
 	} {
 		*t.client = svc.NewClient(t.name)
 		s.tableNames = append(s.tableNames, t.name)

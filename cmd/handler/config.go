@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"spool/auth"
 	"spool/handler"
 )
 
@@ -42,6 +43,9 @@ type config struct {
 	// restorable when the delete names no ttl (a TimeSpan such as 1.00:00:00;
 	// default 1 day).
 	lifecycle handler.LifecycleOptions
+	// auth is SPOOL_AUTH_ISSUER, SPOOL_AUTH_AUDIENCE and the metadata settings
+	// (auth.FromEnv): with an issuer, every route needs a bearer token.
+	auth auth.Options
 }
 
 // listenAddr is the loopback address the host expects the handler on.
@@ -89,6 +93,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return config{}, err
 	}
 	if c.lifecycle, err = lifecycleFromEnv(setting); err != nil {
+		return config{}, err
+	}
+	if c.auth, err = auth.FromEnv(getenv); err != nil {
 		return config{}, err
 	}
 	return c, nil
