@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -37,9 +38,9 @@ func OpenJournal(path string) (*Journal, error) {
 }
 
 // journalKey names one copy: source server and buffer, destination server and
-// location.
+// location (lower case: the server matches locations without regard to case).
 func journalKey(opts Options, srcID string) string {
-	return opts.Source.ServerURL() + " " + srcID + " -> " + opts.Destination.ServerURL() + " " + opts.Location
+	return opts.Source.ServerURL() + " " + srcID + " -> " + opts.Destination.ServerURL() + " " + strings.ToLower(opts.Location)
 }
 
 func (j *Journal) lookup(key string) string {

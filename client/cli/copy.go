@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -163,7 +164,7 @@ func (a *app) copySelection(ctx context.Context, opts bufcopy.Options, tags map[
 	sameServer := opts.Source == opts.Destination
 	var ids []string
 	for _, b := range items {
-		if sameServer && (copies[b.ID] || b.Location == opts.Location) {
+		if sameServer && (copies[b.ID] || strings.EqualFold(b.Location, opts.Location)) {
 			continue
 		}
 		ids = append(ids, b.ID)

@@ -170,7 +170,7 @@ func TestCopyOfATagSelectionSkipsEarlierCopiesOnRerun(t *testing.T) {
 	if len(first) != 2 {
 		t.Fatalf("a selection of two: %+v", first)
 	}
-	rerun := s.copied(t, "--tag", "sel=copy2", "--to-location", "westus")
+	rerun := s.copied(t, "--tag", "sel=copy2", "--to-location", "WestUS")
 	if len(rerun) != 2 || !rerun[0].Done || !rerun[1].Done {
 		t.Errorf("the rerun must skip the finished copies and not copy the copies: %+v", rerun)
 	}
