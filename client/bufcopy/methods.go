@@ -40,9 +40,11 @@ type pair struct {
 }
 
 // putFromURL copies with Put Blob From URL, setting the source's MD5 and chain on
-// the new blob (this call takes metadata from the request, not the source).
+// the new blob (this call takes metadata from the request, not the source). With
+// x-ms-source-content-md5, storage checks the bytes it fetched against that MD5.
 func (p pair) putFromURL(ctx context.Context, name string, src blobInfo) error {
 	h := contentHeaders(src, "x-ms-blob-content-md5")
+	h.Set("x-ms-source-content-md5", src.md5)
 	h.Set("x-ms-blob-type", "BlockBlob")
 	h.Set("x-ms-copy-source", blobURL(p.src, name))
 	return p.expect(ctx, name, h, http.StatusCreated)
