@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 
@@ -74,9 +75,9 @@ func Buffer(ctx context.Context, opts Options, id string) (Result, error) {
 func destination(ctx context.Context, opts Options, src model.Buffer) (string, error) {
 	key := journalKey(opts, src.ID)
 	if id := opts.Journal.lookup(key); id != "" {
-		_, err := opts.Destination.GetBuffer(ctx, id, client.GetOptions{})
+		dest, err := opts.Destination.GetBuffer(ctx, id, client.GetOptions{})
 		if err == nil {
-			return id, nil
+			return id, sameTags(ctx, opts.Destination, dest, src.Tags)
 		}
 		if !errors.Is(err, model.ErrNotFound) {
 			return "", err
@@ -90,6 +91,15 @@ func destination(ctx context.Context, opts Options, src model.Buffer) (string, e
 		return "", err
 	}
 	return b.ID, nil
+}
+
+// sameTags gives an earlier copy the source's tags again when they changed since.
+func sameTags(ctx context.Context, c *client.Client, dest model.Buffer, tags map[string]string) error {
+	if maps.Equal(dest.Tags, tags) {
+		return nil
+	}
+	_, err := c.UpdateBuffer(ctx, dest.ID, client.Change{Tags: tags, ETag: dest.ETag})
+	return err
 }
 
 // containers gets a read URL for the source and a create-only one for the

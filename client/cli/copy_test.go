@@ -217,11 +217,14 @@ func TestAnInterruptedCopyResumesIntoTheSameBufferOnRerun(t *testing.T) {
 	data := generated(t, 1<<20) // 16 data blobs and the empty one
 	src := writtenBuffer(t, data, "--tag", "run=copy3")
 	partial := s.interruptedCopy(t, src, 6)
+	if r := runCLI(t, "", "buffer", "set", src, "--tag", "run=copy3", "--tag", "stage=moved"); r.code != 0 {
+		t.Fatalf("retagging the source between the runs: %+v", r)
+	}
 	done := s.copied(t, src, "--to", s.two)
 	if done[0].Destination != partial.Destination || done[0].AlreadyThere == 0 || done[0].Blobs != 19 {
 		t.Errorf("the rerun should finish the same copy, keeping the blobs already there: %+v (first run: %s)", done[0], partial.Destination)
 	}
-	sameBuffer(t, s.two, partial.Destination, data, `{"run":"copy3"}`)
+	sameBuffer(t, s.two, partial.Destination, data, `{"run":"copy3","stage":"moved"}`) // the tags as they are now
 	reliability.Record(t, reliability.Row{
 		Area:    "copy",
 		Fault:   "connection lost after 6 blob copies of 19, copy run again",
