@@ -28,6 +28,7 @@ var routeRules = map[string]routeRule{
 	// Tyger's CLI reads metadata before it has a token; the timer's invocation comes
 	// from the Functions host itself, which sends none (and no client can reach it).
 	"GET /api/metadata":              {anonymous: true},
+	"GET /api/openapi.json":          {anonymous: true},
 	"POST " + sweepPath:              {anonymous: true},
 	"POST /api/buffers":              {perms: []auth.Permission{auth.CreateBuffers}},
 	"GET /api/buffers":               {perms: []auth.Permission{auth.ReadBuffers}},
@@ -41,6 +42,9 @@ var routeRules = map[string]routeRule{
 	"POST /api/buffers/restore":      {perms: []auth.Permission{auth.BulkOperations}},
 	"GET /api/buffers/{id}/audit":    {perms: []auth.Permission{auth.ReadAudit}},
 	"GET /api/healthz":               {perms: []auth.Permission{auth.ReadBuffers}},
+
+	// Tyger lets the roles that list buffers list storage accounts too.
+	"GET /api/buffers/storage-accounts": {perms: []auth.Permission{auth.ReadBuffers}},
 }
 
 // A query the route would refuse asks for nothing extra: the route answers 400
@@ -90,7 +94,7 @@ func (a *api) authorize(next http.Handler) http.Handler {
 		rule, ok := routeRules[routeKey(r)]
 		switch {
 		case !ok:
-			a.log.Error("route has no permission rule; refused", "method", r.Method, "path", r.URL.Path)
+			a.log.ErrorContext(r.Context(), "route has no permission rule; refused", "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusForbidden, "Forbidden", "This route is not open to any role.")
 			return
 		case rule.anonymous:

@@ -23,8 +23,16 @@ const statusReads = 16
 // markers are read until it is sealed and never after. A failed read leaves the
 // status out rather than failing the request: the record is still right.
 func (a *api) withStatus(ctx context.Context, b model.Buffer) model.Buffer {
-	mr, ok := a.containers.(markerReader)
-	if !ok || b.Final() {
+	if b.Final() {
+		return b
+	}
+	containers, err := a.accounts.of(b)
+	if err != nil {
+		a.log.Warn("could not place the buffer's storage", "id", b.ID, "err", err)
+		return b
+	}
+	mr, ok := containers.(markerReader)
+	if !ok {
 		return b
 	}
 	m, err := mr.Markers(ctx, b.ID)
