@@ -28,7 +28,7 @@ func (a *api) withStatus(ctx context.Context, b model.Buffer) model.Buffer {
 	}
 	containers, err := a.accounts.of(b)
 	if err != nil {
-		a.log.Warn("could not place the buffer's storage", "id", b.ID, "err", err)
+		a.log.WarnContext(ctx, "could not place the buffer's storage", "id", b.ID, "err", err)
 		return b
 	}
 	mr, ok := containers.(markerReader)
@@ -40,7 +40,7 @@ func (a *api) withStatus(ctx context.Context, b model.Buffer) model.Buffer {
 		b.DataStatus, err = m.Status()
 	}
 	if err != nil {
-		a.log.Warn("could not read the data markers", "id", b.ID, "err", err)
+		a.log.WarnContext(ctx, "could not read the data markers", "id", b.ID, "err", err)
 		return b
 	}
 	if !b.Final() {
@@ -54,7 +54,7 @@ func (a *api) withStatus(ctx context.Context, b model.Buffer) model.Buffer {
 		return cur, nil
 	})
 	if err != nil {
-		a.log.Warn("could not store the seal", "id", b.ID, "err", err)
+		a.log.WarnContext(ctx, "could not store the seal", "id", b.ID, "err", err)
 		return b
 	}
 	return sealed
