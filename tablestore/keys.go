@@ -3,6 +3,7 @@ package tablestore
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,55 @@ func tagPartition(key, value string) string {
 func recordPartition(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:1])
+}
+
+// indexShard names which partition of each index holds a buffer's entries. The
+// indexes were first written one partition each (the order index "all", the expiry
+// index "due", one partition per tag pair); that layout is legacyShard, still read by
+// every list so that buffers created before sharding stay listed. Buffers created
+// with more than one shard get one of 0..n-1, chosen from their ID and kept in their
+// record for life, so raising the shard count never moves an existing entry.
+type indexShard int
+
+const (
+	legacyShard indexShard = -1
+	// maxIndexShards keeps a shard number to two hex digits in partition keys, and a
+	// list's fan-out (one query per shard) within reason.
+	maxIndexShards = 256
+)
+
+// shardOf picks a new buffer's shard from its ID: a stable hash, so every writer
+// and reader agrees, spread evenly over n shards. One shard is the legacy layout.
+func shardOf(id string, n int) indexShard {
+	if n <= 1 {
+		return legacyShard
+	}
+	// Bytes 8..15 of the hash: recordPartition uses byte 0, and the two spreads
+	// need not line up.
+	sum := sha256.Sum256([]byte(id))
+	return indexShard(binary.BigEndian.Uint64(sum[8:16]) % uint64(n))
+}
+
+// partition is the key of this shard's partition of an index whose legacy
+// partition is base. "~s" cannot come out of escapeKey (its '~' is always followed
+// by a hex digit) nor start a hashed tag partition ("~h"), and the prefix has a
+// fixed length, so sharded keys never collide with each other or with legacy ones.
+// The shard goes first so that each shard's partitions of every index lie in their
+// own key range, which the service can serve from different servers.
+func (sh indexShard) partition(base string) string {
+	if sh == legacyShard {
+		return base
+	}
+	return fmt.Sprintf("~s%02x-%s", int(sh), base)
+}
+
+// readShards lists every shard a list must read with n configured shards.
+func readShards(n int) []indexShard {
+	shards := []indexShard{legacyShard}
+	for i := 0; n > 1 && i < n; i++ {
+		shards = append(shards, indexShard(i))
+	}
+	return shards
 }
 
 // Index row keys sort newest first: the inverted creation time, then the inverted
