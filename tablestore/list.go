@@ -71,8 +71,8 @@ func (s *Store) Count(ctx context.Context, f model.Filter) (int, error) {
 // indexRow is one entity of an index as a query returns it.
 type indexRow struct {
 	pk, rowKey string
-	timestamp time.Time
-	etag      azcore.ETag
+	timestamp  time.Time
+	etag       azcore.ETag
 	// pending entries are being written; only the record can say what they mean.
 	pending bool
 	// copy is the buffer as the entry holds it, trusted when not pending.
