@@ -67,9 +67,9 @@ type indexShard int
 
 const (
 	legacyShard indexShard = -1
-	// maxIndexShards keeps a shard number to two hex digits in partition keys, and a
+	// MaxIndexShards keeps a shard number to two hex digits in partition keys, and a
 	// list's fan-out (one query per shard) within reason.
-	maxIndexShards = 256
+	MaxIndexShards = 256
 )
 
 // shardOf picks a new buffer's shard from its ID: a stable hash, so every writer

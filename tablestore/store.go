@@ -144,8 +144,8 @@ func indexShards(n int) (int, error) {
 	switch {
 	case n == 0:
 		return DefaultIndexShards, nil
-	case n < 1 || n > maxIndexShards:
-		return 0, fmt.Errorf("tablestore: %d index shards: want 1-%d", n, maxIndexShards)
+	case n < 1 || n > MaxIndexShards:
+		return 0, fmt.Errorf("tablestore: %d index shards: want 1-%d", n, MaxIndexShards)
 	}
 	return n, nil
 }
@@ -287,7 +287,7 @@ func setShardProperty(props map[string]any, shard indexShard) {
 
 func shardProperty(props map[string]any) indexShard {
 	n, ok := props[shardPropertyName].(float64)
-	if !ok || n < 0 || n >= maxIndexShards || n != float64(int(n)) {
+	if !ok || n < 0 || n >= MaxIndexShards || n != float64(int(n)) {
 		return legacyShard
 	}
 	return indexShard(n)
