@@ -22,10 +22,11 @@ const (
 )
 
 type seededStore struct {
-	once  sync.Once
-	store *tablestore.Store
-	ids   []string
-	err   error
+	once   sync.Once
+	prefix string
+	store  *tablestore.Store
+	ids    []string
+	err    error
 }
 
 var (
@@ -42,6 +43,7 @@ func (ss *seededStore) get(b *testing.B) (*tablestore.Store, []string) {
 		if common {
 			prefix = "benchtagged"
 		}
+		ss.prefix = prefix
 		ss.store, ss.err = tablestore.Open(ctx, tableService(b), tablestore.Options{TablePrefix: prefix})
 		if ss.err != nil {
 			return
@@ -139,13 +141,25 @@ func runClients(b *testing.B, op func(ctx context.Context, i int64) error) {
 	reportRate(b)
 }
 
+// BenchmarkCreate inserts into the big store with its index spread over 1 shard
+// (every create writes the one order partition twice) and over the default 16. Both
+// stores share the seeded tables: a store with fewer shards writes the legacy
+// partitions, which every store reads.
 func BenchmarkCreate(b *testing.B) {
-	s, _ := untaggedStore.get(b)
-	runClients(b, func(ctx context.Context, i int64) error {
-		_, err := s.Insert(ctx, model.Buffer{ID: newID(), CreatedAt: time.Now(), Location: "local",
-			Tags: map[string]string{"kind": "bench", "n": fmt.Sprint(i % 10)}})
-		return err
-	})
+	for _, shards := range []int{1, tablestore.DefaultIndexShards} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			untaggedStore.get(b)
+			s, err := tablestore.New(tableService(b), tablestore.Options{TablePrefix: untaggedStore.prefix, IndexShards: shards})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runClients(b, func(ctx context.Context, i int64) error {
+				_, err := s.Insert(ctx, model.Buffer{ID: newID(), CreatedAt: time.Now(), Location: "local",
+					Tags: map[string]string{"kind": "bench", "n": fmt.Sprint(i % 10)}})
+				return err
+			})
+		})
+	}
 }
 
 func BenchmarkShow(b *testing.B) {

@@ -172,7 +172,13 @@ func decodeETag(s string) (azcore.ETag, error) {
 }
 
 // continuation is the position after the last buffer of a page. Row keys order every
-// index the same way, so one position serves the listing and every tag index.
+// index the same way, so one position serves the listing and every tag index, and
+// it is every shard's position at once: a page ends at row key k exactly when every
+// row up to k, in every shard, has been merged. Tokens are not signed, and need not
+// be: they hold only the creation time and ID of a buffer the caller was shown, and
+// any well-formed position starts an exact list there. A malformed one is refused
+// with model.ErrInvalidContinuation, so a token cannot widen a query or make a page
+// skip or repeat a buffer. Tokens issued before sharding stay valid.
 type continuation struct {
 	V     int    `json:"v"`
 	After string `json:"after"`
