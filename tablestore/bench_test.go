@@ -3,6 +3,8 @@ package tablestore_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,10 +18,16 @@ import (
 // In the "untagged" store the others have no tags; in the "tagged" store every
 // buffer also has kind=bulk, so the tag index table is as big as the store (Azurite
 // scans a whole table per query, Azure does not).
-const (
-	seededBuffers = 100_000
-	rareBuffers   = 10
-)
+const rareBuffers = 10
+
+// seededBuffers is 100,000, or SPOOL_BENCH_BUFFERS (at least 10) where seeding that
+// many would take too long.
+func seededBuffers() int {
+	if n, err := strconv.Atoi(os.Getenv("SPOOL_BENCH_BUFFERS")); err == nil && n >= rareBuffers {
+		return n
+	}
+	return 100_000
+}
 
 type seededStore struct {
 	once   sync.Once
@@ -49,20 +57,20 @@ func (ss *seededStore) get(b *testing.B) (*tablestore.Store, []string) {
 			return
 		}
 		start := time.Now()
-		bufs := make([]model.Buffer, seededBuffers)
+		bufs := make([]model.Buffer, seededBuffers())
 		for i := range bufs {
 			tags := map[string]string{}
 			if common {
 				tags["kind"] = "bulk"
 			}
-			if i%(seededBuffers/rareBuffers) == 0 {
+			if i%(len(bufs)/rareBuffers) == 0 {
 				tags["rare"] = "yes"
 			}
 			bufs[i] = model.Buffer{ID: newID(), CreatedAt: base.Add(time.Duration(i) * time.Millisecond), Location: "local", Tags: tags}
 			ss.ids = append(ss.ids, bufs[i].ID)
 		}
 		ss.err = ss.store.InsertBatch(ctx, bufs)
-		fmt.Printf("seeded %s with %d buffers in %v\n", prefix, seededBuffers, time.Since(start).Round(time.Millisecond))
+		fmt.Printf("seeded %s with %d buffers in %v\n", prefix, len(bufs), time.Since(start).Round(time.Millisecond))
 	})
 	if ss.err != nil {
 		b.Fatal(ss.err)
