@@ -75,8 +75,17 @@ bench-api: deps
 # `func start` against `make storage` (yours if the checkout has one, else the
 # sample). It holds a key, so .funcignore keeps it out of a publish and the package
 # leaves it out.
+#
+# AUTH_MODE says who guards the HTTP routes. function (the default): the host
+# demands a function key on every route but metadata. entra: the staged
+# function.json files say authLevel anonymous, since Tyger's CLI sends a bearer
+# token and no key; the handler's token check (SPOOL_AUTH_ISSUER, which it refuses
+# to start without) guards every route then.
 STAGE_DIR ?= stage
 DIST_DIR ?= dist
+AUTH_MODE ?= function
+AUTH_LEVEL_function := function
+AUTH_LEVEL_entra := anonymous
 FUNCTION_DIRS := $(notdir $(wildcard functions/*))
 LOCAL_SETTINGS := $(firstword $(wildcard local.settings.json) local.settings.json.sample)
 stage: FORCE
@@ -84,6 +93,8 @@ stage: FORCE
 	cp host.json .funcignore $(STAGE_DIR)/
 	cp $(LOCAL_SETTINGS) $(STAGE_DIR)/local.settings.json
 	cp -r $(addprefix functions/,$(FUNCTION_DIRS)) $(STAGE_DIR)/
+	$(if $(AUTH_LEVEL_$(AUTH_MODE)),,$(error AUTH_MODE must be function or entra, not "$(AUTH_MODE)"))
+	sed -i 's/"authLevel": *"function"/"authLevel": "$(AUTH_LEVEL_$(AUTH_MODE))"/' $(STAGE_DIR)/*/function.json
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $(STAGE_DIR)/handler ./cmd/handler
 	chmod 0755 $(STAGE_DIR)/handler
 

@@ -16,6 +16,7 @@ const (
 	RestoreBuffers Permission = "buffers.restore" // restore one soft-deleted buffer
 	PurgeBuffers   Permission = "buffers.purge"   // schedule a soft-deleted buffer's purge
 	BulkOperations Permission = "buffers.bulk"    // delete or restore by tag filter
+	ReadAudit      Permission = "audit.read"      // a buffer's trail of access grants
 )
 
 // Roles, as app roles in the token's `roles` claim. Owner and Contributor have the
@@ -30,7 +31,7 @@ var (
 	readerPermissions      = []Permission{ReadBuffers, ReadAccess}
 	contributorPermissions = append(slices.Clone(readerPermissions), CreateBuffers, UpdateBuffers, WriteAccess)
 	ownerPermissions       = append(slices.Clone(contributorPermissions),
-		DeleteBuffers, RestoreBuffers, PurgeBuffers, BulkOperations)
+		DeleteBuffers, RestoreBuffers, PurgeBuffers, BulkOperations, ReadAudit)
 )
 
 // rolePermissions says what each role may do; each role includes the one before.

@@ -58,10 +58,6 @@ func (t *tagSet) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-type metadataResponse struct {
-	APIVersions []string `json:"apiVersions"`
-}
-
 // requireAPIVersion checks api-version on every /api route (missing means 1.0) and
 // answers 400 when it is unknown. The timer's path is the host's, not the API's.
 func (a *api) requireAPIVersion(next http.Handler) http.Handler {
@@ -84,13 +80,13 @@ func (a *api) requireAPIVersion(next http.Handler) http.Handler {
 	})
 }
 
-// metadata is anonymous: it tells Tyger's CLI which API versions exist and, by giving
-// no authority, that no login is needed.
+// metadata is anonymous: it tells Tyger's CLI which API versions exist and where to
+// sign in (auth.MetadataFor); with no authority, that no login is needed.
 func (a *api) metadata(w http.ResponseWriter, r *http.Request) error {
 	if _, err := readQuery(r, noParams); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, metadataResponse{APIVersions: []string{currentVersion}})
+	writeJSON(w, http.StatusOK, a.signIn)
 	return nil
 }
 
@@ -290,6 +286,9 @@ func (a *api) accessBuffer(w http.ResponseWriter, r *http.Request) error {
 	uri, err := a.containers.AccessURL(r.Context(), id, p.writeable, ttl)
 	if err != nil {
 		return fmt.Errorf("signing access to buffer %s: %w", id, err)
+	}
+	if err := a.recordGrant(r, id, p.writeable, ttl); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusCreated, model.AccessURL{URI: uri})
 	return nil

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"spool/auth"
 )
 
 // Containers makes the blob container that holds a buffer's data and signs URLs for it.
@@ -51,6 +53,11 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Lifecycle sets soft-delete lifetimes and the expiry sweep's batches.
 	Lifecycle LifecycleOptions
+	// Auth, when it names an issuer (auth.FromEnv), signs callers in: every route
+	// but GET /api/metadata and the timer needs a valid bearer token (401) whose
+	// roles grant the route's permission (403), and metadata tells clients where
+	// to get one. Zero means function keys alone guard the API.
+	Auth auth.Options
 }
 
 // DefaultRequestTimeout keeps requests far inside the Functions host's 230 s limit,
@@ -71,6 +78,8 @@ type api struct {
 	requirePrincipal bool
 	requestTimeout   time.Duration
 	lifecycle        LifecycleOptions
+	verifier         *auth.Verifier // nil: nobody is signed in
+	signIn           auth.Metadata  // GET /api/metadata's body
 }
 
 // New returns the API as an http.Handler serving paths beginning with /api.
@@ -101,7 +110,10 @@ func New(opts Options) (http.Handler, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	return a.logRequests(a.recoverPanics(a.checkPrincipal(a.boundTime(a.router())))), nil
+	if err := a.configureAuth(opts.Auth); err != nil {
+		return nil, err
+	}
+	return a.logRequests(a.recoverPanics(a.authenticate(a.checkPrincipal(a.boundTime(a.router()))))), nil
 }
 
 // router registers full paths on the root router: gorilla/mux answers a wrong method
@@ -124,9 +136,10 @@ func (a *api) router() *mux.Router {
 	r.HandleFunc("/api/buffers/{id}", a.handle(a.deleteBuffer)).Methods(http.MethodDelete)
 	r.HandleFunc("/api/buffers/{id}/access", a.handle(a.accessBuffer)).Methods(http.MethodPost)
 	r.HandleFunc("/api/buffers/{id}/restore", a.handle(a.restoreBuffer)).Methods(http.MethodPost)
+	r.HandleFunc("/api/buffers/{id}/audit", a.handle(a.auditBuffer)).Methods(http.MethodGet)
 	r.HandleFunc("/api/healthz", a.handle(a.withoutParams(a.healthz))).Methods(http.MethodGet)
 	r.HandleFunc(sweepPath, a.sweepTimer).Methods(http.MethodPost)
-	r.Use(a.requireAPIVersion)
+	r.Use(a.requireAPIVersion, a.authorize)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "The resource was not found")
 	})

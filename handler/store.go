@@ -36,4 +36,12 @@ type Store interface {
 	// Expired returns up to limit buffers whose expiresAt is at or before now, from
 	// an expiry index (never a scan of all buffers), read from their records.
 	Expired(ctx context.Context, now time.Time, limit int) ([]model.Buffer, error)
+
+	// RecordGrant appends g to its buffer's audit trail. It returns only once the
+	// entry is stored: the handler hands out an access URL after that, never before.
+	RecordGrant(ctx context.Context, g model.Grant) error
+	// Grants returns one page of a buffer's audit trail, newest first (grantedAt
+	// desc, then id desc); model.ErrInvalidContinuation for a token it did not make.
+	// Entries outlive the buffer: a purge leaves them.
+	Grants(ctx context.Context, q model.GrantQuery) (model.GrantPage, error)
 }

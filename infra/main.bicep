@@ -19,6 +19,32 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 512
 
+@description('Entra ID sign-in: the token issuer(s), comma-separated, e.g. https://login.microsoftonline.com/<tenant>/v2.0,https://sts.windows.net/<tenant>/. Empty: function keys alone guard the API. Deploy a package built with `make package AUTH_MODE=entra` when set.')
+param authIssuer string = ''
+
+@description('Entra ID sign-in: the accepted token audience(s), comma-separated: the API app\'s App ID URI and its app ID, e.g. api://<api-app-id>,<api-app-id>.')
+param authAudience string = ''
+
+@description('Entra ID sign-in: the public client (CLI) app ID that metadata tells Tyger\'s CLI to sign in with.')
+param authCliAppId string = ''
+
+// The handler reads these (auth.FromEnv); without an issuer none is set and the app
+// signs nobody in.
+var signInSettings = empty(authIssuer) ? [] : [
+  {
+    name: 'SPOOL_AUTH_ISSUER'
+    value: authIssuer
+  }
+  {
+    name: 'SPOOL_AUTH_AUDIENCE'
+    value: authAudience
+  }
+  {
+    name: 'SPOOL_AUTH_CLI_APP_ID'
+    value: authCliAppId
+  }
+]
+
 var suffix = uniqueString(resourceGroup().id, namePrefix)
 var storageName = take('${namePrefix}${suffix}', 24)
 var appName = '${namePrefix}-${suffix}'
@@ -123,7 +149,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: [
+      appSettings: concat([
         // The Functions host's own storage (timers, keys), through the identity.
         {
           name: 'AzureWebJobsStorage__accountName'
@@ -143,7 +169,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'SPOOL_LOCATION'
           value: location
         }
-      ]
+      ], signInSettings)
     }
   }
 }

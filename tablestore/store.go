@@ -66,11 +66,12 @@ const DefaultIndexShards = 16
 // Store implements the handler's buffer store over Azure Table Storage.
 type Store struct {
 	svc        *aztables.ServiceClient
-	tableNames []string // records, order, tags, expiry
+	tableNames []string // records, order, tags, expiry, audit
 	records    *aztables.Client
 	order      *aztables.Client
 	tags       *aztables.Client
 	expiry     *aztables.Client
+	audit      *aztables.Client
 	now        func() time.Time
 	shards     int
 }
@@ -133,6 +134,7 @@ func New(svc *aztables.ServiceClient, opts Options) (*Store, error) {
 		{&s.order, prefix + "bufferorder"},
 		{&s.tags, prefix + "buffertags"},
 		{&s.expiry, prefix + "bufferexpiry"},
+		{&s.audit, prefix + "bufferaudit"},
 	} {
 		*t.client = svc.NewClient(t.name)
 		s.tableNames = append(s.tableNames, t.name)

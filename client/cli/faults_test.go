@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"spool/auth"
 	"spool/blobstore"
 	"spool/client"
 	"spool/client/access"
@@ -56,6 +57,8 @@ type handlerSetup struct {
 	Now func() time.Time
 	// Wrap, when set, wraps the handler (to watch its requests).
 	Wrap func(http.Handler) http.Handler
+	// Auth, when it names an issuer, makes the handler sign callers in.
+	Auth auth.Options
 }
 
 // startHandler serves the real handler over az's tables and the blob endpoint
@@ -81,7 +84,7 @@ func startHandler(t *testing.T, az *azurite.Instance, setup handlerSetup) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := handler.New(handler.Options{Store: store, Containers: containers, Location: "local"})
+	h, err := handler.New(handler.Options{Store: store, Containers: containers, Location: "local", Auth: setup.Auth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -26,10 +25,9 @@ type seenRequest struct {
 	status                    int
 }
 
-// signedInServer is the real handler over Azurite behind the real auth middleware,
-// verifying tokens of a real loopback issuer, with the sign-in metadata the handler
-// on main does not serve yet (the handler's routes are not wired to auth.Verifier
-// yet, so the middleware guards the whole of /api here).
+// signedInServer is the real handler over Azurite signing callers in (handler
+// Options.Auth), verifying tokens of a real loopback issuer; it remembers what it
+// saw of each request.
 type signedInServer struct {
 	iss *oidctest.Issuer
 	url string
@@ -42,26 +40,12 @@ func startSignedInServer(t *testing.T, setup handlerSetup) *signedInServer {
 	t.Helper()
 	liveServer(t)
 	s := &signedInServer{iss: oidctest.Start(t)}
-	opts := auth.Options{Issuers: []string{s.iss.URL}, Audiences: []string{loginAudience}, CLIAppID: "cli-app",
+	setup.Auth = auth.Options{Issuers: []string{s.iss.URL}, Audiences: []string{loginAudience}, CLIAppID: "cli-app",
 		ClockSkew: time.Millisecond} // an expired token is refused at once
-	v, err := auth.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	metadata := auth.MetadataFor(opts, []string{"1.0"})
 	if setup.BlobEndpoint == "" {
 		setup.BlobEndpoint = stack.azurite.BlobEndpoint
 	}
-	setup.Wrap = func(h http.Handler) http.Handler {
-		guarded := v.Middleware(nil)(h)
-		return s.record(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/api/metadata" {
-				_ = json.NewEncoder(w).Encode(metadata)
-				return
-			}
-			guarded.ServeHTTP(w, r)
-		}))
-	}
+	setup.Wrap = s.record
 	s.url = startHandler(t, stack.azurite, setup)
 	// Each test signs in afresh into its own config folder; no server from the
 	// environment, so commands find the server through the login.

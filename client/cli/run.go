@@ -88,6 +88,7 @@ func commands() []command {
 		createCommand(), showCommand(), setCommand(), listCommand(), accessCommand(),
 		writeCommand(), readCommand(), genCommand(),
 		lifecycleCommand(client.Delete), lifecycleCommand(client.Restore), lifecycleCommand(client.Purge),
+		auditCommand(),
 	}
 }
 

@@ -3,8 +3,6 @@ package transfer
 import (
 	"errors"
 	"fmt"
-
-	"github.com/alecthomas/units"
 )
 
 // Limits on a writer's block size. The top is what one Put Blob may carry on
@@ -36,7 +34,27 @@ func invalidf(format string, args ...any) error {
 	return &optionError{msg: fmt.Sprintf(format, args...)}
 }
 
-func sizeText(n int64) string { return units.Base2Bytes(n).String() }
+// sizeText writes n in the largest binary unit that holds it (4000MiB or 1.5GiB,
+// not units' 3GiB928MiB), whole where that unit or the next one down divides it.
+func sizeText(n int64) string {
+	steps := []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}, {1, "B"}}
+	for i, u := range steps {
+		if n < u.size && u.size > 1 {
+			continue
+		}
+		if n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.name)
+		}
+		if next := steps[i+1]; n%next.size == 0 {
+			return fmt.Sprintf("%d%s", n/next.size, next.name)
+		}
+		return fmt.Sprintf("%.1f%s", float64(n)/float64(u.size), u.name)
+	}
+	return fmt.Sprintf("%dB", n)
+}
 
 // Validate reports whether Write would accept o, without touching storage.
 func (o WriteOptions) Validate() error {

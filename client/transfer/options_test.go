@@ -40,10 +40,10 @@ func TestWriteOptionsRefuseBlockSizesAndDOPsOutsideTheLimits(t *testing.T) {
 		want string
 	}{
 		{WriteOptions{BlockSize: -1}, "at least 1 byte"},
-		{WriteOptions{BlockSize: 1}, "invalid block size 1B: it must be from 1KiB to 3GiB928MiB"},
+		{WriteOptions{BlockSize: 1}, "invalid block size 1B: it must be from 1KiB to 4000MiB"},
 		{WriteOptions{BlockSize: MinBlockSize - 1}, "it must be from 1KiB"},
 		{WriteOptions{BlockSize: MaxBlockSize + 1}, "Azure's limit for one blob is 5000MiB"},
-		{WriteOptions{BlockSize: MaxBlockSize}, "even one upload at a time holds 11GiB736MiB, over the 2GiB memory limit; use a block size of at most 682MiB"},
+		{WriteOptions{BlockSize: MaxBlockSize}, "even one upload at a time holds 12000MiB, over the 2GiB memory limit; use a block size of at most 682MiB"},
 		{WriteOptions{DOP: -3}, "invalid dop -3: it must be from 1 to 1000"},
 		{WriteOptions{DOP: MaxDOP + 1}, "it must be from 1 to 1000"},
 	}
@@ -119,5 +119,16 @@ func TestWriteOverTheMemoryLimitSaysItLowersTheDOPAndStillRoundTrips(t *testing.
 	}
 	if out, err := b.readAll(context.Background(), ReadOptions{MemoryLimit: 3 * 64 << 10}); err != nil || !bytes.Equal(out, input) {
 		t.Fatalf("read back %d bytes, %v", len(out), err)
+	}
+}
+
+func TestSizesInMessagesReadAsAPersonWritesThem(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0B", 512: "512B", 1 << 10: "1KiB", 4000 << 20: "4000MiB", 2 << 30: "2GiB",
+		3<<30 + 1<<29: "3584MiB", 1<<30 + 1: "1.0GiB", 682 << 20: "682MiB",
+	} {
+		if got := sizeText(n); got != want {
+			t.Errorf("sizeText(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

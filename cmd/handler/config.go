@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"spool/auth"
 	"spool/handler"
 	"spool/tablestore"
 )
@@ -37,6 +38,9 @@ type config struct {
 	// restorable when the delete names no ttl (a TimeSpan such as 1.00:00:00;
 	// default 1 day).
 	lifecycle handler.LifecycleOptions
+	// auth is SPOOL_AUTH_ISSUER, SPOOL_AUTH_AUDIENCE and the metadata settings
+	// (auth.FromEnv): with an issuer, every route needs a bearer token.
+	auth auth.Options
 	// indexShards is SPOOL_INDEX_SHARDS: how many partitions each table index is
 	// spread over (1-256; 0, unset, means tablestore's default). Raise it freely,
 	// never lower it (see tablestore.Options.IndexShards).
@@ -84,6 +88,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	var err error
 	if c.lifecycle, err = lifecycleFromEnv(setting); err != nil {
+		return config{}, err
+	}
+	if c.auth, err = auth.FromEnv(getenv); err != nil {
 		return config{}, err
 	}
 	if c.indexShards, err = indexShardsFromEnv(setting); err != nil {

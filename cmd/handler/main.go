@@ -52,6 +52,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := checkAuthLevels(appDir(), cfg.auth.Enabled()); err != nil {
+		return err
+	}
 	store, containers, err := clients(cfg)
 	if err != nil {
 		return err
@@ -64,6 +67,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		Logger:           logger,
 		RequirePrincipal: cfg.requirePrincipal,
 		Lifecycle:        cfg.lifecycle,
+		Auth:             cfg.auth,
 	})
 	if err != nil {
 		return err
@@ -72,7 +76,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	logger.Info("listening", "addr", cfg.listenAddr(), "location", cfg.location)
+	logger.Info("listening", "addr", cfg.listenAddr(), "location", cfg.location, "sign_in", cfg.auth.Enabled())
 	ctx, cancel := context.WithCancel(ctx)
 	created := make(chan struct{})
 	go func() {

@@ -198,3 +198,12 @@ func (t *tables) Purge(ctx context.Context, id string) error {
 func (t *tables) Expired(ctx context.Context, now time.Time, limit int) ([]model.Buffer, error) {
 	return call(ctx, t, func(s *tablestore.Store) ([]model.Buffer, error) { return s.Expired(ctx, now, limit) })
 }
+
+func (t *tables) RecordGrant(ctx context.Context, g model.Grant) error {
+	_, err := call(ctx, t, func(s *tablestore.Store) (struct{}, error) { return struct{}{}, s.RecordGrant(ctx, g) })
+	return err
+}
+
+func (t *tables) Grants(ctx context.Context, q model.GrantQuery) (model.GrantPage, error) {
+	return call(ctx, t, func(s *tablestore.Store) (model.GrantPage, error) { return s.Grants(ctx, q) })
+}

@@ -63,35 +63,42 @@ func (s *Store) List(_ context.Context, q model.ListQuery) (model.ListPage, erro
 	if err := s.check("List"); err != nil {
 		return model.ListPage{}, err
 	}
-	var after *position
-	if q.Continuation != "" {
-		p, err := decodeContinuation(q.Continuation)
-		if err != nil {
-			return model.ListPage{}, fmt.Errorf("listing buffers: %w", err)
-		}
-		after = &p
-	}
-	page := model.ListPage{Items: []model.Buffer{}}
-	if q.Limit <= 0 {
-		return page, nil
-	}
 	s.mu.Lock()
 	all := s.selected(q.Filter)
 	s.mu.Unlock()
+	items, next, err := pageAfter(all, func(b model.Buffer) model.Buffer { return b }, q.Continuation, q.Limit)
+	if err != nil {
+		return model.ListPage{}, fmt.Errorf("listing buffers: %w", err)
+	}
+	return model.ListPage{Items: items, Continuation: next}, nil
+}
+
+// pageAfter returns up to limit of all (sorted newest first by the createdAt and ID
+// that mark gives each) after the position continuation names, and the
+// continuation of the page after, if any.
+func pageAfter[T any](all []T, mark func(T) model.Buffer, continuation string, limit int) ([]T, string, error) {
 	start := 0
-	if after != nil {
-		mark := model.Buffer{ID: after.ID, CreatedAt: after.CreatedAt}
+	if continuation != "" {
+		p, err := decodeContinuation(continuation)
+		if err != nil {
+			return nil, "", err
+		}
+		after := model.Buffer{ID: p.ID, CreatedAt: p.CreatedAt}
 		start = len(all)
-		if i := slices.IndexFunc(all, func(b model.Buffer) bool { return newestFirst(mark, b) < 0 }); i >= 0 {
+		if i := slices.IndexFunc(all, func(v T) bool { return newestFirst(after, mark(v)) < 0 }); i >= 0 {
 			start = i
 		}
 	}
-	end := min(start+q.Limit, len(all))
-	page.Items = append(page.Items, all[start:end]...)
-	if end < len(all) {
-		page.Continuation = encodeContinuation(all[end-1])
+	items := []T{}
+	if limit <= 0 {
+		return items, "", nil
 	}
-	return page, nil
+	end := min(start+limit, len(all))
+	items = append(items, all[start:end]...)
+	if end < len(all) {
+		return items, encodeContinuation(mark(all[end-1])), nil
+	}
+	return items, "", nil
 }
 
 // Count counts the buffers f selects.

@@ -29,7 +29,7 @@ const maxModifyAttempts = 20
 // Options configures a Store.
 type Options struct {
 	// Fault, when set, is called first by every operation with the operation's name
-	// ("Insert", "Get", "Update", "List", "Count", "Modify", "Purge", "Expired");
+	// ("Insert", "Get", "Update", "List", "Count", "Modify", "Purge", "Expired", "RecordGrant", "Grants");
 	// an error it returns is the operation's answer. Tests inject storage faults
 	// with it.
 	Fault func(op string) error
@@ -40,12 +40,13 @@ type Store struct {
 	fault   func(op string) error
 	mu      sync.Mutex
 	buffers map[string]model.Buffer
+	grants  map[string][]model.Grant // by buffer ID, newest first
 	version uint64
 }
 
 // New returns an empty Store.
 func New(opts Options) *Store {
-	return &Store{fault: opts.Fault, buffers: map[string]model.Buffer{}}
+	return &Store{fault: opts.Fault, buffers: map[string]model.Buffer{}, grants: map[string][]model.Grant{}}
 }
 
 func (s *Store) check(op string) error {
