@@ -58,9 +58,10 @@ type Options struct {
 // DefaultIndexShards spreads each index over 16 partitions. A create writes its
 // order, tag and expiry entries twice each (pending, then committed), so one
 // partition's ~2,000 writes/s cap creates near 1,000/s; 16 shards lift that to about
-// 16,000/s, past the account's 20,000 transactions/s at 5+ per create, so the
-// account, not a partition, is the limit. A list's 17 queries (16 and the legacy
-// partition) run at once.
+// 15,000/s. The account's 20,000 transactions/s caps creates lower (3 transactions
+// each without tags or expiry: 6,700/s), so the account, not a partition, is the
+// limit, with room for an uneven hash. More would only cost lists: a list's 17
+// queries (16 and the legacy partition) run at once, but each is a transaction.
 const DefaultIndexShards = 16
 
 // Store implements the handler's buffer store over Azure Table Storage.
