@@ -95,7 +95,7 @@ stage: FORCE
 	cp -r $(addprefix functions/,$(FUNCTION_DIRS)) $(STAGE_DIR)/
 	$(if $(AUTH_LEVEL_$(AUTH_MODE)),,$(error AUTH_MODE must be function or entra, not "$(AUTH_MODE)"))
 	sed -i 's/"authLevel": *"function"/"authLevel": "$(AUTH_LEVEL_$(AUTH_MODE))"/' $(STAGE_DIR)/*/function.json
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $(STAGE_DIR)/handler ./cmd/handler
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w' -o $(STAGE_DIR)/handler ./cmd/handler
 	chmod 0755 $(STAGE_DIR)/handler
 
 # The zip to deploy: exactly host.json, the function folders and the handler. Info-ZIP

@@ -45,7 +45,13 @@ type Options struct {
 	// renewed late in a long transfer, carries a token that is fresh then. Its
 	// error ends the request.
 	Authorize func(ctx context.Context, req *http.Request) error
+	// UserAgent is sent as User-Agent; default DefaultUserAgent.
+	UserAgent string
 }
+
+// DefaultUserAgent is sent when Options.UserAgent is empty; the CLI sends
+// "spool/" and its version (client/cli.Version).
+const DefaultUserAgent = "spool/dev"
 
 // Client is a REST client for the /buffers API. It is safe for concurrent use.
 type Client struct {
@@ -55,6 +61,7 @@ type Client struct {
 	retries     int
 	retryWait   time.Duration
 	authorize   func(context.Context, *http.Request) error
+	userAgent   string
 }
 
 // New checks the options and returns a client; it does not contact the server.
@@ -84,6 +91,10 @@ func New(opts Options) (*Client, error) {
 		retries:     opts.Retries,
 		retryWait:   opts.RetryWait,
 		authorize:   opts.Authorize,
+		userAgent:   opts.UserAgent,
+	}
+	if c.userAgent == "" {
+		c.userAgent = DefaultUserAgent
 	}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 60 * time.Second}
@@ -360,6 +371,7 @@ func (c *Client) send(ctx context.Context, cl call, u string, body []byte) (*htt
 		return nil, fmt.Errorf("building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -398,6 +410,7 @@ func (c *Client) finish(resp *http.Response, cl call, want []int, out any) error
 	}
 	apiErr := newAPIError(resp.StatusCode, data, cl.bufferID)
 	apiErr.ETagSent = cl.ifMatch != ""
+	apiErr.RequestID = requestID(resp.Header)
 	return apiErr
 }
 

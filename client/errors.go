@@ -24,10 +24,20 @@ type APIError struct {
 	// 412 without one is about the buffer's state ("Buffer is already
 	// soft-deleted") and must not talk about etags.
 	ETagSent bool
+	// RequestID is the server's X-Request-Id for the request, which its log lines
+	// carry; shown in Error so a report can quote it.
+	RequestID string
 }
 
-// Error is one line a person understands.
+// Error is one line a person understands, ending with the request ID if any.
 func (e *APIError) Error() string {
+	if e.RequestID == "" {
+		return e.text()
+	}
+	return e.text() + " (request ID " + e.RequestID + ")"
+}
+
+func (e *APIError) text() string {
 	switch {
 	case e.Status == http.StatusNotFound && e.Code == "":
 		// spool's API names every error; a bare 404 is the host's "no such route".
@@ -72,6 +82,16 @@ func messageSuffix(msg string) string {
 		return ""
 	}
 	return ": " + msg
+}
+
+// requestID is the server's request ID header, if it is a plain token: an error
+// line should not carry whatever a proxy put there.
+func requestID(h http.Header) string {
+	id := h.Get("X-Request-Id")
+	if len(id) > 64 || strings.IndexFunc(id, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return ""
+	}
+	return id
 }
 
 // newAPIError reads the server's {"error":{...}} body, or keeps a short excerpt of

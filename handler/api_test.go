@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"spool/internal/funchost"
 	"spool/internal/model"
 )
 
@@ -22,11 +23,19 @@ type apiFixture struct {
 	containers *fakeContainers
 	base       string // e.g. http://127.0.0.1:PORT/api
 	logs       *bytes.Buffer
+	// mode is how the host shim passes requests on (funchost.Proxy unless set).
+	mode funchost.Mode
 }
 
 func newAPIFixture(t *testing.T) *apiFixture {
 	t.Helper()
-	f := &apiFixture{store: newFakeStore(), containers: newFakeContainers()}
+	return newAPIFixtureIn(t, funchost.Proxy)
+}
+
+// newAPIFixtureIn is newAPIFixture behind a host passing requests on in mode.
+func newAPIFixtureIn(t *testing.T, mode funchost.Mode) *apiFixture {
+	t.Helper()
+	f := &apiFixture{store: newFakeStore(), containers: newFakeContainers(), mode: mode}
 	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	f.serve(t, Options{
 		Store:      f.store,
@@ -49,7 +58,7 @@ func (f *apiFixture) serve(t *testing.T, opts Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := forwardingShim(h)
+	srv := hostShim(f.mode, h)
 	t.Cleanup(srv.Close)
 	f.base = srv.URL + "/api"
 }
@@ -167,8 +176,8 @@ func TestCreateRefusesMalformedJSONAndUnknownLocation(t *testing.T) {
 	}
 }
 
-func TestCreateWithChunkedBodyMeansNoTagsBecauseTheHostDropsIt(t *testing.T) {
-	f := newAPIFixture(t)
+func TestCreateWithChunkedBodyMeansNoTagsWhenTheLegacyForwardingHostDropsIt(t *testing.T) {
+	f := newAPIFixtureIn(t, funchost.Forward)
 	// A reader of unknown length makes the client send a chunked body.
 	body := io.MultiReader(strings.NewReader(`{"tags":{"a":"b"}}`))
 	r := f.do(t, http.MethodPost, "/buffers", body)
@@ -402,8 +411,8 @@ func TestListWithTamperedContinuationIs400(t *testing.T) {
 	}
 }
 
-func TestRepeatedTagFilterJoinedByTheHostIs400(t *testing.T) {
-	f := newAPIFixture(t)
+func TestRepeatedTagFilterJoinedByTheLegacyForwardingHostIs400(t *testing.T) {
+	f := newAPIFixtureIn(t, funchost.Forward)
 	for _, path := range []string{"/buffers?tag[a]=1&tag[a]=2", "/buffers/count?excludeTag[a]=1&excludeTag[a]=2", "/buffers?tag[a%20b]=1", "/buffers?tag[a]=x%20y"} {
 		r := f.do(t, http.MethodGet, path, nil)
 		if r.status != http.StatusBadRequest || r.errorCode(t) != codeInvalidInput {

@@ -25,7 +25,7 @@ func (a *api) recordGrant(r *http.Request, id string, writeable bool, ttl time.D
 		ExpiresAt: now.Add(ttl), Caller: a.callerOf(r),
 	}
 	if err := a.store.RecordGrant(r.Context(), g); err != nil {
-		a.log.Warn("access grant not recorded; refused", "id", id, "err", err)
+		a.log.WarnContext(r.Context(), "access grant not recorded; refused", "id", id, "err", err)
 		return errGrantNotRecorded
 	}
 	return nil

@@ -28,6 +28,7 @@ var routeRules = map[string]routeRule{
 	// Tyger's CLI reads metadata before it has a token; the timer's invocation comes
 	// from the Functions host itself, which sends none (and no client can reach it).
 	"GET /api/metadata":              {anonymous: true},
+	"GET /api/openapi.json":          {anonymous: true},
 	"POST " + sweepPath:              {anonymous: true},
 	"POST /api/buffers":              {perms: []auth.Permission{auth.CreateBuffers}},
 	"GET /api/buffers":               {perms: []auth.Permission{auth.ReadBuffers}},
@@ -90,7 +91,7 @@ func (a *api) authorize(next http.Handler) http.Handler {
 		rule, ok := routeRules[routeKey(r)]
 		switch {
 		case !ok:
-			a.log.Error("route has no permission rule; refused", "method", r.Method, "path", r.URL.Path)
+			a.log.ErrorContext(r.Context(), "route has no permission rule; refused", "method", r.Method, "path", r.URL.Path)
 			writeError(w, http.StatusForbidden, "Forbidden", "This route is not open to any role.")
 			return
 		case rule.anonymous:

@@ -141,16 +141,16 @@ func (a *api) create(ctx context.Context, b model.Buffer) (model.Buffer, error) 
 	landed, getErr := a.store.Get(cleanupCtx, b.ID)
 	switch {
 	case getErr == nil && landed.CreatedAt.Equal(b.CreatedAt):
-		a.log.Warn("insert reported a failure but the record landed", "id", b.ID, "err", err)
+		a.log.WarnContext(ctx, "insert reported a failure but the record landed", "id", b.ID, "err", err)
 		return landed, nil
 	case errors.Is(getErr, model.ErrNotFound):
 		if delErr := a.containers.Delete(cleanupCtx, b.ID); delErr != nil {
-			a.log.Error("orphan container left after a failed insert", "id", b.ID, "err", delErr)
+			a.log.ErrorContext(ctx, "orphan container left after a failed insert", "id", b.ID, "err", delErr)
 		}
 	default:
 		// The outcome is unknown (the insert may even have landed, its retry then
 		// finding the ID taken); storage is what failed, so the client may retry.
-		a.log.Error("container kept: cannot tell whether the failed insert landed", "id", b.ID, "err", getErr)
+		a.log.ErrorContext(ctx, "container kept: cannot tell whether the failed insert landed", "id", b.ID, "err", getErr)
 		return model.Buffer{}, fmt.Errorf("inserting buffer %s: %w: %w", b.ID, model.ErrUnavailable, err)
 	}
 	return model.Buffer{}, fmt.Errorf("inserting buffer %s: %w", b.ID, err)
@@ -215,7 +215,7 @@ func (a *api) updateBuffer(w http.ResponseWriter, r *http.Request) error {
 	precondition := ifMatch(r)
 	b, err := a.store.Update(r.Context(), id, upd, precondition)
 	if errors.Is(err, model.ErrPreconditionFailed) && precondition == "" {
-		a.log.Warn("update lost to concurrent writers", "id", id, "err", err)
+		a.log.WarnContext(r.Context(), "update lost to concurrent writers", "id", id, "err", err)
 		return errUpdateContended
 	}
 	if err != nil {

@@ -90,11 +90,11 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, model.ErrInvalidContinuation):
 		writeError(w, http.StatusBadRequest, codeInvalidInput, "Invalid continuation token.")
 	case errors.Is(err, model.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		a.log.Warn("storage unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.WarnContext(r.Context(), "storage unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "Storage is unavailable; retry later.")
 	default:
-		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "InternalServerError", "internal server error")
 	}
 }

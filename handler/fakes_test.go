@@ -2,14 +2,12 @@ package handler
 
 import (
 	"context"
-	"maps"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
+	"spool/internal/funchost"
 	"spool/internal/memstore"
 	"spool/internal/model"
 )
@@ -93,50 +91,9 @@ func (c *fakeContainers) count() int {
 	return len(c.names)
 }
 
-// forwardingShim stands in for the Functions host in front of h, applying its
-// forwarding rules: the path (with /api) and headers pass unchanged; the query is
-// rebuilt with repeated keys joined by commas (the `code` key included); the body is
-// forwarded only when the request had Content-Length > 0, so chunked bodies are
-// dropped; the answer is buffered before it is sent on.
-func forwardingShim(h http.Handler) *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fwd := r.Clone(r.Context())
-		fwd.URL.RawQuery = joinRepeatedKeys(r.URL.RawQuery)
-		fwd.RequestURI = ""
-		fwd.TransferEncoding = nil
-		if r.ContentLength <= 0 {
-			fwd.Body = http.NoBody
-			fwd.ContentLength = 0
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, fwd)
-		maps.Copy(w.Header(), rec.Header())
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}))
-}
-
-func joinRepeatedKeys(rawQuery string) string {
-	var order []string
-	values := map[string][]string{}
-	for part := range strings.SplitSeq(rawQuery, "&") {
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		key, err1 := url.QueryUnescape(k)
-		val, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
-			key, val = k, v
-		}
-		if _, seen := values[key]; !seen {
-			order = append(order, key)
-		}
-		values[key] = append(values[key], val)
-	}
-	var parts []string
-	for _, k := range order {
-		parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(strings.Join(values[k], ",")))
-	}
-	return strings.Join(parts, "&")
+// hostShim stands in for the Functions host in front of h, passing each request on
+// as the host does in mode (funchost.Pass): host.json's enableProxyingHttpRequest
+// by default, the legacy forwarding mode for the tests that pin what it changes.
+func hostShim(mode funchost.Mode, h http.Handler) *httptest.Server {
+	return httptest.NewServer(funchost.Pass(mode, h))
 }

@@ -113,7 +113,8 @@ func New(opts Options) (http.Handler, error) {
 	if err := a.configureAuth(opts.Auth); err != nil {
 		return nil, err
 	}
-	return a.logRequests(a.recoverPanics(a.authenticate(a.checkPrincipal(a.boundTime(a.router()))))), nil
+	a.log = slog.New(requestAttrs{a.log.Handler()})
+	return a.tagRequests(a.logRequests(a.recoverPanics(a.authenticate(a.checkPrincipal(a.boundTime(a.router())))))), nil
 }
 
 // router registers full paths on the root router: gorilla/mux answers a wrong method
@@ -126,6 +127,7 @@ func New(opts Options) (http.Handler, error) {
 func (a *api) router() *mux.Router {
 	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
 	r.HandleFunc("/api/metadata", a.handle(a.metadata)).Methods(http.MethodGet)
+	r.HandleFunc("/api/openapi.json", a.handle(a.withoutParams(a.openAPI))).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers", a.handle(a.createBuffer)).Methods(http.MethodPost)
 	r.HandleFunc("/api/buffers", a.handle(a.listBuffers)).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers", a.handle(a.deleteBuffers)).Methods(http.MethodDelete)
@@ -193,7 +195,7 @@ func (a *api) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		a.log.Info("request", "method", r.Method, "path", r.URL.Path,
+		a.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration", time.Since(start))
 	})
 }
@@ -206,7 +208,7 @@ func (a *api) recoverPanics(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
+				a.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				writeError(w, http.StatusInternalServerError, "InternalServerError", "internal server error")
 			}

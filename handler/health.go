@@ -57,7 +57,7 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if err := p.Ping(ctx); err != nil {
-			a.log.Warn("health check failed", "check", name, "err", err)
+			a.log.WarnContext(ctx, "health check failed", "check", name, "err", err)
 			rep.Checks[name] = "unavailable"
 			var notReady *NotReadyError
 			if errors.As(err, &notReady) {

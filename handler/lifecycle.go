@@ -253,7 +253,7 @@ func (a *api) bulk(w http.ResponseWriter, r *http.Request, filter model.Filter, 
 		n, err := a.changeAll(r.Context(), page.Items, c)
 		changed += n
 		if err != nil {
-			a.log.Warn("bulk lifecycle change stopped", "changed", changed, "err", err)
+			a.log.WarnContext(r.Context(), "bulk lifecycle change stopped", "changed", changed, "err", err)
 			return err
 		}
 		if page.Continuation == "" {

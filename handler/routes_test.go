@@ -12,19 +12,12 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"spool/internal/funchost"
 	"spool/internal/reliability"
 )
 
 type functionJSON struct {
-	Bindings []struct {
-		Type      string   `json:"type"`
-		Direction string   `json:"direction"`
-		Name      string   `json:"name"`
-		AuthLevel string   `json:"authLevel"`
-		Methods   []string `json:"methods"`
-		Route     string   `json:"route"`
-		Schedule  string   `json:"schedule"`
-	} `json:"bindings"`
+	Bindings []funchost.Binding `json:"bindings"`
 }
 
 type declaredRoute struct {
@@ -123,20 +116,20 @@ func TestEveryRouterRouteIsDeclaredInAFunction(t *testing.T) {
 	}
 }
 
-func TestOnlyMetadataIsAnonymous(t *testing.T) {
+func TestOnlyMetadataAndTheOpenAPIDocumentAreAnonymous(t *testing.T) {
 	routes := declaredRoutes(t)
 	reliability.Record(t, reliability.Row{
 		Area:    "access",
 		Fault:   "function.json authLevel of every HTTP function",
 		Tries:   len(routes),
-		Outcome: "authLevel function on every route but GET /api/metadata (anonymous, for Tyger's CLI)",
+		Outcome: "authLevel function on every route but GET /api/metadata (anonymous, for Tyger's CLI) and GET /api/openapi.json",
 	})
 	for _, d := range routes {
 		if d.timer {
 			continue
 		}
 		want := "function"
-		if d.template == "/api/metadata" {
+		if d.template == "/api/metadata" || d.template == "/api/openapi.json" {
 			want = "anonymous"
 		}
 		if d.authLevel != want {
@@ -155,31 +148,15 @@ func TestCountIsNotTakenForABufferID(t *testing.T) {
 	}
 }
 
-func TestHostJSONForwardsToTheHandlerUnderTheAPIPrefix(t *testing.T) {
-	raw, err := os.ReadFile("../host.json")
+func TestHostJSONProxiesToTheHandlerUnderTheAPIPrefix(t *testing.T) {
+	app, err := funchost.Load("../host.json", "../functions") // checks version 2.0
 	if err != nil {
 		t.Fatal(err)
 	}
-	var host struct {
-		Version       string `json:"version"`
-		CustomHandler struct {
-			Description struct {
-				DefaultExecutablePath string `json:"defaultExecutablePath"`
-			} `json:"description"`
-			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
-		} `json:"customHandler"`
-		Extensions struct {
-			HTTP struct {
-				RoutePrefix string `json:"routePrefix"`
-			} `json:"http"`
-		} `json:"extensions"`
-	}
-	if err := json.Unmarshal(raw, &host); err != nil {
-		t.Fatal(err)
-	}
-	if host.Version != "2.0" || host.CustomHandler.Description.DefaultExecutablePath != "handler" ||
-		!host.CustomHandler.EnableForwardingHTTPRequest || host.Extensions.HTTP.RoutePrefix != "api" {
-		t.Errorf("host.json is not set up for forwarding to ./handler under /api: %+v", host)
+	// Proxying only: with both set, the host proxies (DefaultHttpWorkerService.cs
+	// tries EnableProxyingHttpRequest first), so the legacy flag would only mislead.
+	if app.ExecutablePath != "handler" || !app.Proxying || app.Forwarding || app.RoutePrefix != "api" {
+		t.Errorf("host.json is not set up for proxying to ./handler under /api: %+v", app)
 	}
 }
 

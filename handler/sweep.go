@@ -21,7 +21,12 @@ const (
 	sweepPath     = "/" + SweepFunction
 )
 
-// invocationResult is what the host expects back from a non-HTTP function.
+// invocationResult is what the host reads back from a non-HTTP function
+// (HttpScriptInvocationResult.cs). DefaultHttpWorkerService.cs logs a warning on
+// every invocation whose Outputs is empty or whose ReturnValue is null, so a tick
+// fills both. Neither reaches a binding: HttpScriptInvocationResultExtensions.cs maps
+// Outputs only onto declared output bindings and ReturnValue only onto a $return
+// binding, and the timer function declares neither.
 type invocationResult struct {
 	Outputs     map[string]any `json:"Outputs"`
 	Logs        []string       `json:"Logs"`
@@ -30,23 +35,33 @@ type invocationResult struct {
 
 // SweepReport counts what one sweep did.
 type SweepReport struct {
-	SoftDeleted, Purged, Failed int
+	SoftDeleted int `json:"softDeleted"`
+	Purged      int `json:"purged"`
+	Failed      int `json:"failed"`
 }
 
 // sweepTimer runs one sweep per timer tick. The payload (schedule status, past-due
 // flag) changes nothing: each sweep works from the clock.
+//
+// A failed sweep is answered 500. DefaultHttpWorkerService.cs calls
+// EnsureSuccessStatusCode before it reads the body, so the invocation is recorded
+// as failed but the body (Logs included) is never read: the reason reaches the
+// host's log only through the handler's own ERROR line on stderr, which
+// WorkerProcess.cs logs at error level. That line carries the invocation ID.
 func (a *api) sweepTimer(w http.ResponseWriter, r *http.Request) {
 	rep, err := a.sweep(r.Context())
-	res := invocationResult{Outputs: map[string]any{}, Logs: []string{
-		fmt.Sprintf("sweep: %d soft-deleted, %d purged, %d failed", rep.SoftDeleted, rep.Purged, rep.Failed),
-	}}
+	summary := fmt.Sprintf("sweep: %d soft-deleted, %d purged, %d failed", rep.SoftDeleted, rep.Purged, rep.Failed)
 	if err != nil {
-		a.log.Error("sweep stopped", "err", err)
-		res.Logs = append(res.Logs, "sweep stopped: "+err.Error())
-		writeJSON(w, http.StatusInternalServerError, res)
+		a.log.ErrorContext(r.Context(), "sweep stopped", "report", summary, "err", err)
+		writeError(w, http.StatusInternalServerError, "SweepFailed", "sweep stopped: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	a.log.InfoContext(r.Context(), "sweep done", "softDeleted", rep.SoftDeleted, "purged", rep.Purged, "failed", rep.Failed)
+	writeJSON(w, http.StatusOK, invocationResult{
+		Outputs:     map[string]any{"report": rep},
+		Logs:        []string{summary},
+		ReturnValue: rep,
+	})
 }
 
 // sweep soft-deletes expired live buffers and purges expired soft-deleted ones, in
@@ -89,7 +104,7 @@ func (a *api) sweep(ctx context.Context) (SweepReport, error) {
 			switch {
 			case err != nil:
 				rep.Failed++
-				a.log.Warn("sweep could not finish a buffer", "id", due[i].ID, "err", err)
+				a.log.WarnContext(ctx, "sweep could not finish a buffer", "id", due[i].ID, "err", err)
 			case purged[i]:
 				rep.Purged++
 			default:

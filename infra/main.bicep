@@ -1,7 +1,10 @@
 // spool in Azure: one storage account (buffers as blob containers, records in a
-// table), and a Linux Flex Consumption function app running the Go custom handler.
-// The app reaches storage only through its system-assigned identity: the account
-// refuses shared keys, so every access URL spool hands out is a user-delegation SAS.
+// table), a Linux function app running the Go custom handler (Flex Consumption by
+// default, Elastic Premium EP1 with plan='ep1'; the README says why), and
+// workspace-based Application Insights. The app reaches storage and Application
+// Insights only through its system-assigned identity: the account refuses shared
+// keys, so every access URL spool hands out is a user-delegation SAS, and
+// Application Insights refuses telemetry not authenticated by Entra ID.
 
 @description('Azure region for every resource.')
 param location string = resourceGroup().location
@@ -11,9 +14,22 @@ param location string = resourceGroup().location
 @maxLength(11)
 param namePrefix string = 'spool'
 
-@description('Most instances the app may scale out to.')
+@description('Hosting plan: flex (Flex Consumption, the default) or ep1 (Elastic Premium EP1, the fallback should Flex refuse the custom runtime).')
+@allowed(['flex', 'ep1'])
+param plan string = 'flex'
+
+@description('Most instances the app may scale out to. 40 keeps a burst inside one storage account\'s 20,000 table transactions/s; EP1 allows at most 100.')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Days the Log Analytics workspace keeps telemetry.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+@description('ep1 only: blob URL of the app package (dist/spool-functions.zip in the app-package container), read through the identity; empty means a zip deploy. Flex deploys into that container itself.')
+param packageUrl string = ''
 
 @description('Memory per instance, MB.')
 @allowed([512, 2048, 4096])
@@ -50,12 +66,42 @@ var storageName = take('${namePrefix}${suffix}', 24)
 var appName = '${namePrefix}-${suffix}'
 var deploymentContainer = 'app-package'
 var recordsTablePrefix = 'spool'
+var isFlex = plan == 'flex'
+var instanceLimit = isFlex ? maximumInstanceCount : min(maximumInstanceCount, 100)
 
 // Built-in role definition IDs (stable across tenants).
 var roles = {
   blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+// Telemetry: a workspace-based Application Insights that takes only
+// Entra-authenticated ingestion (DisableLocalAuth), so its connection string alone
+// cannot be used to send telemetry; the app's identity gets Monitoring Metrics
+// Publisher on it, and APPLICATIONINSIGHTS_AUTHENTICATION_STRING makes the host
+// authenticate with that identity.
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${appName}-logs'
+  location: location
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: logRetentionDays
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${appName}-insights'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    DisableLocalAuth: true
+  }
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -101,18 +147,72 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   }
 ]
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource hostingPlan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: '${appName}-plan'
   location: location
-  kind: 'functionapp'
-  sku: {
+  kind: isFlex ? 'functionapp' : 'elastic'
+  sku: isFlex ? {
     tier: 'FlexConsumption'
     name: 'FC1'
+  } : {
+    tier: 'ElasticPremium'
+    name: 'EP1'
   }
   properties: {
     reserved: true // Linux
+    maximumElasticWorkerCount: isFlex ? null : instanceLimit
   }
 }
+
+// App settings on every plan. The Functions host's own storage (timers, keys) and
+// spool's handler (account name only; endpoints are derived and the credential is
+// DefaultAzureCredential, the managed identity here) go through the identity.
+var commonSettings = [
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storage.name
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsights.properties.ConnectionString
+  }
+  {
+    // The system-assigned identity (a user-assigned one would add ClientId=...).
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'Authorization=AAD'
+  }
+  {
+    name: 'SPOOL_STORAGE_ACCOUNT'
+    value: storage.name
+  }
+  {
+    name: 'SPOOL_TABLE_PREFIX'
+    value: recordsTablePrefix
+  }
+  {
+    name: 'SPOOL_LOCATION'
+    value: location
+  }
+]
+
+// Elastic Premium takes the runtime and the package from app settings; the package
+// is read from blob storage through the identity, so no Azure Files share (which
+// would need the shared key the account refuses) is configured.
+var premiumSettings = [
+  {
+    name: 'FUNCTIONS_EXTENSION_VERSION'
+    value: '~4'
+  }
+  {
+    name: 'FUNCTIONS_WORKER_RUNTIME'
+    value: 'custom'
+  }
+  {
+    // 1: run the zip a zip deploy put on the instance; a URL: that blob.
+    name: 'WEBSITE_RUN_FROM_PACKAGE'
+    value: empty(packageUrl) ? '1' : packageUrl
+  }
+]
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: appName
@@ -123,9 +223,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     type: 'SystemAssigned'
   }
   properties: {
-    serverFarmId: plan.id
+    serverFarmId: hostingPlan.id
     httpsOnly: true
-    functionAppConfig: {
+    functionAppConfig: !isFlex ? null : {
       deployment: {
         storage: {
           type: 'blobContainer'
@@ -137,7 +237,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       }
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
-        maximumInstanceCount: maximumInstanceCount
+        maximumInstanceCount: instanceLimit
       }
       // Flex Consumption takes the worker runtime from here: this is its form of
       // FUNCTIONS_WORKER_RUNTIME=custom, an app setting the plan refuses.
@@ -149,27 +249,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      appSettings: concat([
-        // The Functions host's own storage (timers, keys), through the identity.
-        {
-          name: 'AzureWebJobsStorage__accountName'
-          value: storage.name
-        }
-        // spool's handler: account name only; endpoints are derived and the
-        // credential is DefaultAzureCredential (the managed identity here).
-        {
-          name: 'SPOOL_STORAGE_ACCOUNT'
-          value: storage.name
-        }
-        {
-          name: 'SPOOL_TABLE_PREFIX'
-          value: recordsTablePrefix
-        }
-        {
-          name: 'SPOOL_LOCATION'
-          value: location
-        }
-      ], signInSettings)
+      functionAppScaleLimit: isFlex ? null : instanceLimit
+      minimumElasticInstanceCount: isFlex ? null : 1
+      appSettings: concat(commonSettings, isFlex ? [] : premiumSettings, signInSettings)
     }
   }
 }
@@ -207,6 +289,20 @@ resource queueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// Monitoring Metrics Publisher: despite its name, the role Application Insights
+// checks for every Entra-authenticated telemetry item.
+resource telemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, app.id, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: app.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 output functionAppName string = app.name
 output apiUrl string = 'https://${app.properties.defaultHostName}/api'
 output storageAccountName string = storage.name
+output appInsightsName string = appInsights.name
+output hostingPlanName string = hostingPlan.name

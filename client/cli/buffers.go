@@ -15,6 +15,12 @@ const defaultListMax = 1000
 
 // tagFlag defines a repeatable KEY=VALUE flag; values may also be comma-separated
 // lists, as in Tyger's CLI.
+
+// tagRules is the rule every tag obeys (internal/model checks it on both sides), for
+// the help of the commands that set tags.
+const tagRules = `Tags: KEY is 1-128 and VALUE 0-256 ASCII letters, digits, '.', '_' or '-' (no
+spaces, no commas, no other characters); a buffer carries at most 100 tags.`
+
 func tagFlag(fs *pflag.FlagSet, name, usage string) *map[string]string {
 	return fs.StringToString(name, nil, usage)
 }
@@ -72,7 +78,9 @@ func createCommand() command {
 		about: `Creates an empty buffer and prints its ID, or its whole record as JSON with
 --full-resource. Write to it with 'spool buffer write ID'. With --ttl the buffer
 expires that long from now: it is then soft-deleted (restorable for a while, see
-'spool buffer restore') and later purged.`,
+'spool buffer restore') and later purged.
+
+` + tagRules,
 		example: "  spool buffer create --tag team=vision --tag run=42\n  ID=$(spool buffer create) && spool buffer gen 1G | spool buffer write $ID",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			tags := tagFlag(fs, "tag", "a tag to set, `KEY=VALUE`; repeatable, or comma-separated")
@@ -137,7 +145,9 @@ buffer is unchanged since the 'show' that printed that etag.
 
 --ttl sets the buffer to expire that long from now (with no --tag the tags stay as
 they are). With --soft-deleted it changes a deleted buffer, whose expiry is when it
-is purged.`,
+is purged.
+
+` + tagRules,
 		example: "  spool buffer set yf4sx2aqzitepjhmxjhanomn5e --tag team=vision --tag stage=done --etag 1234567",
 		flags: func(a *app, fs *pflag.FlagSet) func(context.Context, []string) error {
 			tags := tagFlag(fs, "tag", "a tag of the new set, `KEY=VALUE`; repeatable, or comma-separated")

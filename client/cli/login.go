@@ -138,7 +138,7 @@ func (a *app) loginServerURL(args []string) (string, error) {
 	if raw == "" {
 		return "", usagef("", "missing the SERVER_URL to sign in to")
 	}
-	c, err := client.New(client.Options{ServerURL: raw})
+	c, err := client.New(client.Options{ServerURL: raw, UserAgent: "spool/" + Version()})
 	if err != nil {
 		return "", usagef("", "SERVER_URL: %v", err)
 	}
@@ -269,7 +269,8 @@ func rememberedSession() (*login.Session, error) {
 // is the server of the login, the login's tokens: a token is never sent to a server
 // it was not got for.
 func (a *app) clientOptions(sess *login.Session) client.Options {
-	opts := client.Options{ServerURL: a.serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY"), HTTPClient: a.apiHTTPClient()}
+	opts := client.Options{ServerURL: a.serverURL, FunctionKey: os.Getenv("SPOOL_FUNCTION_KEY"), HTTPClient: a.apiHTTPClient(),
+		UserAgent: "spool/" + Version()}
 	if opts.ServerURL == "" {
 		opts.ServerURL = os.Getenv("SPOOL_SERVER_URL")
 	}

@@ -9,8 +9,9 @@ import (
 )
 
 // openRoutes may be anonymous in every deployment: Tyger's CLI reads metadata
-// before it has any credentials.
-var openRoutes = []string{"metadata"}
+// before it has any credentials, and the OpenAPI document describes the API to
+// anyone, as metadata does.
+var openRoutes = []string{"metadata", "openapi.json"}
 
 // functionBindings is the part of a function.json this check reads.
 type functionBindings struct {

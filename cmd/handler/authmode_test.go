@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func TestTheStagedAppTakesNoRequestWithoutAKeyOrAToken(t *testing.T) {
 				Area:    "access",
 				Fault:   "every staged HTTP route called without a function key or token (AUTH_MODE=" + mode + ")",
 				Tries:   tries,
-				Outcome: "host demands a key (authLevel function) or the handler answers 401; only metadata is open",
+				Outcome: "host demands a key (authLevel function) or the handler answers 401; only metadata and the OpenAPI document are open",
 			})
 		})
 	}
@@ -113,9 +114,9 @@ func checkStagedRoutes(t *testing.T, h *running, mode string, fns []stagedFuncti
 			checkTimerRuns(t, strings.TrimSuffix(h.base, "/api")+"/"+fn.name)
 		case fn.trigger != "httpTrigger":
 			t.Errorf("%s: unexpected trigger %q", fn.name, fn.trigger)
-		case fn.route == "metadata":
-			if r := h.do(t, http.MethodGet, "/metadata", ""); r.status != http.StatusOK {
-				t.Errorf("metadata without credentials: %d", r.status)
+		case slices.Contains(openRoutes, fn.route):
+			if r := h.do(t, http.MethodGet, "/"+fn.route, ""); r.status != http.StatusOK {
+				t.Errorf("%s without credentials: %d", fn.route, r.status)
 			}
 		case fn.authLevel != "anonymous":
 			if mode == "entra" {

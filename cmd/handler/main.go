@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,10 +26,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Getenv, os.Stderr)
+	out := logOutputs{info: os.Stdout, problems: os.Stderr}
+	err := runLogged(ctx, os.Getenv, out)
 	stop()
 	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("handler stopped", "err", err)
+		newLogger(out).Error("handler stopped", "err", err)
 		os.Exit(1)
 	}
 }
@@ -44,10 +44,15 @@ const (
 	shutdownTimeout   = 10 * time.Second
 )
 
-// run serves until ctx ends. It returns an error only for a configuration it cannot
-// use or a port it cannot listen on; storage faults are answered, not fatal.
+// run is runLogged with every log line written to stderr.
 func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	return runLogged(ctx, getenv, logOutputs{info: stderr, problems: stderr})
+}
+
+// runLogged serves until ctx ends. It returns an error only for a configuration it
+// cannot use or a port it cannot listen on; storage faults are answered, not fatal.
+func runLogged(ctx context.Context, getenv func(string) string, out logOutputs) error {
+	logger := newLogger(out)
 	cfg, err := configFromEnv(getenv)
 	if err != nil {
 		return err
