@@ -57,9 +57,10 @@ func DefaultRetry() policy.RetryOptions {
 
 // Containers implements handler.Containers over one storage account.
 type Containers struct {
-	service *service.Client
-	signer  sasSigner
-	now     func() time.Time
+	service     *service.Client
+	accountName string
+	signer      sasSigner
+	now         func() time.Time
 }
 
 // sasSigner signs container SAS values; the two implementations differ only in the
@@ -96,7 +97,7 @@ func New(opts Options) (*Containers, error) {
 	}
 	now := opts.Now
 	clientOpts := &service.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpClient(opts.RootCAs, "", ""), Retry: *opts.Retry}}
-	bc := &Containers{now: now}
+	bc := &Containers{now: now, accountName: opts.AccountName}
 	if opts.AccountKey != "" {
 		cred, err := service.NewSharedKeyCredential(opts.AccountName, opts.AccountKey)
 		if err != nil {

@@ -17,3 +17,9 @@ func (bc *Containers) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Endpoint is the blob service URL of the account, without credentials.
+func (bc *Containers) Endpoint() string { return bc.service.URL() }
+
+// AccountName is the storage account's name.
+func (bc *Containers) AccountName() string { return bc.accountName }

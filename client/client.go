@@ -134,6 +134,9 @@ func (c *Client) ServerURL() string { return redactServerURL(c.base.String()) }
 type CreateRequest struct {
 	Tags      map[string]string `json:"tags,omitempty"`
 	ExpiresAt *time.Time        `json:"expiresAt,omitempty"`
+	// Location asks for a storage location (an Azure region); empty means the
+	// server's default.
+	Location string `json:"location,omitempty"`
 }
 
 // CreateBuffer creates a buffer (and its container) and returns its record.

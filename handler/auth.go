@@ -42,6 +42,9 @@ var routeRules = map[string]routeRule{
 	"POST /api/buffers/restore":      {perms: []auth.Permission{auth.BulkOperations}},
 	"GET /api/buffers/{id}/audit":    {perms: []auth.Permission{auth.ReadAudit}},
 	"GET /api/healthz":               {perms: []auth.Permission{auth.ReadBuffers}},
+
+	// Tyger lets the roles that list buffers list storage accounts too.
+	"GET /api/buffers/storage-accounts": {perms: []auth.Permission{auth.ReadBuffers}},
 }
 
 // A query the route would refuse asks for nothing extra: the route answers 400

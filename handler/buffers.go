@@ -101,15 +101,17 @@ func (a *api) createBuffer(w http.ResponseWriter, r *http.Request) error {
 	if err := validateTags(req.Tags); err != nil {
 		return err
 	}
-	if req.Location != "" && !strings.EqualFold(req.Location, a.location) {
-		return invalidInput(fmt.Sprintf("No storage accounts configured for location '%s'", req.Location))
+	acct, err := a.accounts.place(req.Location)
+	if err != nil {
+		return err
 	}
-	created, err := a.create(r.Context(), model.Buffer{
-		ID:        newID(),
-		CreatedAt: a.now().UTC(),
-		Location:  a.location,
-		Tags:      req.Tags,
-		ExpiresAt: utcPtr(req.ExpiresAt),
+	created, err := a.create(r.Context(), acct.Containers, model.Buffer{
+		ID:             newID(),
+		CreatedAt:      a.now().UTC(),
+		Location:       acct.Location,
+		StorageAccount: acct.Name,
+		Tags:           req.Tags,
+		ExpiresAt:      utcPtr(req.ExpiresAt),
 	})
 	if err != nil {
 		return err
@@ -126,8 +128,8 @@ func (a *api) createBuffer(w http.ResponseWriter, r *http.Request) error {
 // would leave a record that points at nothing. When storage cannot say, the
 // container stays: an orphan container costs storage, a dangling record loses a
 // buffer.
-func (a *api) create(ctx context.Context, b model.Buffer) (model.Buffer, error) {
-	if err := a.containers.Create(ctx, b.ID); err != nil {
+func (a *api) create(ctx context.Context, containers Containers, b model.Buffer) (model.Buffer, error) {
+	if err := containers.Create(ctx, b.ID); err != nil {
 		return model.Buffer{}, fmt.Errorf("creating container for buffer %s: %w", b.ID, err)
 	}
 	created, err := a.store.Insert(ctx, b)
@@ -144,7 +146,7 @@ func (a *api) create(ctx context.Context, b model.Buffer) (model.Buffer, error) 
 		a.log.WarnContext(ctx, "insert reported a failure but the record landed", "id", b.ID, "err", err)
 		return landed, nil
 	case errors.Is(getErr, model.ErrNotFound):
-		if delErr := a.containers.Delete(cleanupCtx, b.ID); delErr != nil {
+		if delErr := containers.Delete(cleanupCtx, b.ID); delErr != nil {
 			a.log.ErrorContext(ctx, "orphan container left after a failed insert", "id", b.ID, "err", delErr)
 		}
 	default:
@@ -283,7 +285,11 @@ func (a *api) accessBuffer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	uri, err := a.containers.AccessURL(r.Context(), id, p.writeable, ttl)
+	containers, err := a.accounts.of(b)
+	if err != nil {
+		return err
+	}
+	uri, err := containers.AccessURL(r.Context(), id, p.writeable, ttl)
 	if err != nil {
 		return fmt.Errorf("signing access to buffer %s: %w", id, err)
 	}

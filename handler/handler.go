@@ -37,6 +37,13 @@ type Options struct {
 	// Location is reported on every buffer (an Azure region such as "eastus", or
 	// "local"); a create naming another location is refused.
 	Location string
+	// Accounts, when set, replaces Containers and Location: the storage accounts new
+	// buffers are placed in, round-robin within the location a create asks for.
+	// Records remember their account by name.
+	Accounts []StorageAccount
+	// DefaultLocation is where a create without a location goes; empty means the
+	// first account's location.
+	DefaultLocation string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives one line per request and the causes of server errors; nil
@@ -69,11 +76,10 @@ const MaxBodyBytes = 64 << 10
 
 // api holds the configured dependencies behind the routes.
 type api struct {
-	store      Store
-	containers Containers
-	location   string
-	now        func() time.Time
-	log        *slog.Logger
+	store    Store
+	accounts *accountSet
+	now      func() time.Time
+	log      *slog.Logger
 
 	requirePrincipal bool
 	requestTimeout   time.Duration
@@ -84,15 +90,18 @@ type api struct {
 
 // New returns the API as an http.Handler serving paths beginning with /api.
 func New(opts Options) (http.Handler, error) {
-	if opts.Store == nil || opts.Containers == nil {
-		return nil, fmt.Errorf("handler: Store and Containers are required")
+	if opts.Store == nil || (opts.Containers == nil && len(opts.Accounts) == 0) {
+		return nil, fmt.Errorf("handler: Store and Containers (or Accounts) are required")
+	}
+	accounts, err := newAccountSet(opts.accountList(), opts.DefaultLocation)
+	if err != nil {
+		return nil, err
 	}
 	a := &api{
-		store:      opts.Store,
-		containers: opts.Containers,
-		location:   opts.Location,
-		now:        opts.Now,
-		log:        opts.Logger,
+		store:    opts.Store,
+		accounts: accounts,
+		now:      opts.Now,
+		log:      opts.Logger,
 
 		requirePrincipal: opts.RequirePrincipal,
 		requestTimeout:   opts.RequestTimeout,
@@ -100,9 +109,6 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if a.requestTimeout <= 0 {
 		a.requestTimeout = DefaultRequestTimeout
-	}
-	if a.location == "" {
-		a.location = "local"
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -115,6 +121,18 @@ func New(opts Options) (http.Handler, error) {
 	}
 	a.log = slog.New(requestAttrs{a.log.Handler()})
 	return a.tagRequests(a.logRequests(a.recoverPanics(a.authenticate(a.checkPrincipal(a.boundTime(a.router())))))), nil
+}
+
+// accountList is Accounts, or the one account Containers and Location describe.
+func (opts Options) accountList() []StorageAccount {
+	if len(opts.Accounts) > 0 {
+		return opts.Accounts
+	}
+	location := opts.Location
+	if location == "" {
+		location = "local"
+	}
+	return []StorageAccount{{Name: "local", Location: location, Containers: opts.Containers}}
 }
 
 // router registers full paths on the root router: gorilla/mux answers a wrong method
@@ -132,6 +150,7 @@ func (a *api) router() *mux.Router {
 	r.HandleFunc("/api/buffers", a.handle(a.listBuffers)).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers", a.handle(a.deleteBuffers)).Methods(http.MethodDelete)
 	r.HandleFunc("/api/buffers/count", a.handle(a.countBuffers)).Methods(http.MethodGet)
+	r.HandleFunc("/api/buffers/storage-accounts", a.handle(a.storageAccounts)).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers/restore", a.handle(a.restoreBuffers)).Methods(http.MethodPost)
 	r.HandleFunc("/api/buffers/{id}", a.handle(a.getBuffer)).Methods(http.MethodGet)
 	r.HandleFunc("/api/buffers/{id}", a.handle(a.updateBuffer)).Methods(http.MethodPut)

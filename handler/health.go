@@ -50,7 +50,7 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
 	rep := healthReport{Status: "healthy", Checks: map[string]string{}}
-	for name, dep := range map[string]any{"table": a.store, "blob": a.containers} {
+	for name, dep := range map[string]any{"table": a.store, "blob": a.accounts.healthTarget()} {
 		p, ok := dep.(pinger)
 		if !ok {
 			rep.Checks[name] = "not checked"

@@ -146,7 +146,9 @@ func (a *api) expire(ctx context.Context, id string, now time.Time) error {
 // gone for every reader and writer), delete its container, then its index entries
 // and record. No record is removed while its container may exist.
 func (a *api) purge(ctx context.Context, id string, now time.Time) error {
+	var marked model.Buffer // the record as last read: it names the account
 	_, err := a.store.Modify(ctx, id, func(b model.Buffer) (model.Buffer, error) {
+		marked = b
 		if b.Purging {
 			return b, errSkip // marked by an earlier, interrupted sweep
 		}
@@ -162,7 +164,11 @@ func (a *api) purge(ctx context.Context, id string, now time.Time) error {
 	case err != nil && !errors.Is(err, errSkip):
 		return fmt.Errorf("marking buffer %s for purge: %w", id, err)
 	}
-	if err := a.containers.Delete(ctx, id); err != nil {
+	containers, err := a.accounts.of(marked)
+	if err != nil {
+		return err
+	}
+	if err := containers.Delete(ctx, id); err != nil {
 		return fmt.Errorf("deleting the container of buffer %s: %w", id, err)
 	}
 	if err := a.store.Purge(ctx, id); err != nil {

@@ -228,6 +228,9 @@ func bufferProperties(b model.Buffer) (map[string]any, error) {
 	if b.Purging {
 		props["Purging"] = true
 	}
+	if b.StorageAccount != "" {
+		props["StorageAccount"] = b.StorageAccount
+	}
 	for n := 0; n == 0 || len(tagsJSON) > 0; n++ {
 		if n == maxTagsChunks {
 			return nil, fmt.Errorf("tags of buffer %s take more than %d bytes", b.ID, maxTagsChunks*tagsChunkBytes)
@@ -299,7 +302,7 @@ func shardProperty(props map[string]any) indexShard {
 // parseBuffer reads the buffer properties of a record or of an index entry's copy.
 func parseBuffer(props map[string]any) (model.Buffer, error) {
 	str := func(name string) string { s, _ := props[name].(string); return s }
-	b := model.Buffer{ID: str("ID"), Location: str("Location")}
+	b := model.Buffer{ID: str("ID"), Location: str("Location"), StorageAccount: str("StorageAccount")}
 	created, err := time.Parse(time.RFC3339Nano, str("CreatedAt"))
 	if err != nil {
 		return model.Buffer{}, fmt.Errorf("buffer %s: createdAt: %w", b.ID, err)

@@ -73,12 +73,14 @@ func (a *app) recordChange(fs *pflag.FlagSet, tags map[string]string, ttl string
 func createCommand() command {
 	return command{
 		name:    "create",
-		args:    "[--tag KEY=VALUE]... [--ttl D.HH:MM:SS] [--full-resource]",
+		args:    "[--tag KEY=VALUE]... [--ttl D.HH:MM:SS] [--location L] [--full-resource]",
 		summary: "create a buffer and print its ID",
 		about: `Creates an empty buffer and prints its ID, or its whole record as JSON with
 --full-resource. Write to it with 'spool buffer write ID'. With --ttl the buffer
 expires that long from now: it is then soft-deleted (restorable for a while, see
-'spool buffer restore') and later purged.
+'spool buffer restore') and later purged. --location places it in a storage account
+of that location (see 'spool buffer storage-account list'); without it the server's
+default location.
 
 ` + tagRules,
 		example: "  spool buffer create --tag team=vision --tag run=42\n  ID=$(spool buffer create) && spool buffer gen 1G | spool buffer write $ID",
@@ -86,6 +88,7 @@ expires that long from now: it is then soft-deleted (restorable for a while, see
 			tags := tagFlag(fs, "tag", "a tag to set, `KEY=VALUE`; repeatable, or comma-separated")
 			full := fs.Bool("full-resource", false, "print the buffer's JSON record instead of its ID")
 			ttl := ttlFlag(fs, "how long until the buffer expires, `D.HH:MM:SS` (default: never)")
+			location := fs.String("location", "", "the storage `LOCATION` (region) to place the buffer in (default: the server's)")
 			return func(ctx context.Context, args []string) error {
 				if err := wantArgs(args, 0, ""); err != nil {
 					return err
@@ -94,7 +97,7 @@ expires that long from now: it is then soft-deleted (restorable for a while, see
 				if err != nil {
 					return err
 				}
-				b, err := c.CreateBuffer(ctx, client.CreateRequest{Tags: ch.Tags, ExpiresAt: ch.ExpiresAt})
+				b, err := c.CreateBuffer(ctx, client.CreateRequest{Tags: ch.Tags, ExpiresAt: ch.ExpiresAt, Location: *location})
 				if err != nil {
 					return err
 				}

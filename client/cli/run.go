@@ -86,7 +86,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		createCommand(), showCommand(), setCommand(), listCommand(), accessCommand(),
-		writeCommand(), readCommand(), genCommand(),
+		writeCommand(), readCommand(), genCommand(), storageAccountCommand(), copyCommand(),
 		lifecycleCommand(client.Delete), lifecycleCommand(client.Restore), lifecycleCommand(client.Purge),
 		auditCommand(),
 	}
@@ -206,6 +206,9 @@ func (a *app) route(ctx context.Context, top *pflag.FlagSet, rest []string) erro
 		return usagef("", "a buffer command is required")
 	}
 	name, cmdArgs := rest[1], rest[2:]
+	if name == "storage-accounts" { // Tyger's alias
+		name = "storage-account"
+	}
 	if name == "help" || name == "--help" || name == "-h" {
 		a.printTopHelp(a.stdout, top)
 		return errHelpShown

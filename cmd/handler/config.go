@@ -26,6 +26,12 @@ type config struct {
 	// location is SPOOL_LOCATION, else the Functions host's REGION_NAME as a
 	// location name ("East US" → "eastus"), else "local".
 	location string
+	// accounts is SPOOL_STORAGE_ACCOUNTS: further blob accounts for buffers, each
+	// with its location (see parseAccountSettings).
+	accounts []accountSetting
+	// defaultLocation is SPOOL_DEFAULT_LOCATION: where a create without a location
+	// goes; empty means location.
+	defaultLocation string
 	// tablePrefix is SPOOL_TABLE_PREFIX; empty means tablestore's default.
 	tablePrefix string
 	// requirePrincipal is SPOOL_REQUIRE_PRINCIPAL (true/false, default false): when
@@ -86,7 +92,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if c.location == "" {
 		c.location = "local"
 	}
+	c.defaultLocation = strings.ToLower(setting("SPOOL_DEFAULT_LOCATION"))
 	var err error
+	if c.accounts, err = parseAccountSettings(setting("SPOOL_STORAGE_ACCOUNTS")); err != nil {
+		return config{}, err
+	}
 	if c.lifecycle, err = lifecycleFromEnv(setting); err != nil {
 		return config{}, err
 	}

@@ -64,11 +64,15 @@ func runLogged(ctx context.Context, getenv func(string) string, out logOutputs) 
 	if err != nil {
 		return err
 	}
+	accounts, err := storageAccounts(cfg, containers)
+	if err != nil {
+		return err
+	}
 	tables := newTables(store, logger)
 	h, err := handler.New(handler.Options{
 		Store:            tables,
-		Containers:       blobs{containers},
-		Location:         cfg.location,
+		Accounts:         accounts,
+		DefaultLocation:  cfg.defaultLocation,
 		Logger:           logger,
 		RequirePrincipal: cfg.requirePrincipal,
 		Lifecycle:        cfg.lifecycle,

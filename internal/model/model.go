@@ -29,6 +29,10 @@ type Buffer struct {
 	// Purging marks a soft-deleted, expired buffer whose removal has begun (its
 	// container may be gone already). Storage-only: such a buffer is never shown.
 	Purging bool `json:"-"`
+	// StorageAccount names the configured storage account that holds the buffer's
+	// container; empty (records from before there were several) means the
+	// deployment's first account. Storage-only: never on the wire.
+	StorageAccount string `json:"-"`
 }
 
 // BufferUpdate is the mutable part of a buffer: its whole tag set, and its expiry
