@@ -3,6 +3,8 @@ package tablestore_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,16 +18,23 @@ import (
 // In the "untagged" store the others have no tags; in the "tagged" store every
 // buffer also has kind=bulk, so the tag index table is as big as the store (Azurite
 // scans a whole table per query, Azure does not).
-const (
-	seededBuffers = 100_000
-	rareBuffers   = 10
-)
+const rareBuffers = 10
+
+// seededBuffers is 100,000, or SPOOL_BENCH_BUFFERS (at least 10) where seeding that
+// many would take too long.
+func seededBuffers() int {
+	if n, err := strconv.Atoi(os.Getenv("SPOOL_BENCH_BUFFERS")); err == nil && n >= rareBuffers {
+		return n
+	}
+	return 100_000
+}
 
 type seededStore struct {
-	once  sync.Once
-	store *tablestore.Store
-	ids   []string
-	err   error
+	once   sync.Once
+	prefix string
+	store  *tablestore.Store
+	ids    []string
+	err    error
 }
 
 var (
@@ -42,25 +51,26 @@ func (ss *seededStore) get(b *testing.B) (*tablestore.Store, []string) {
 		if common {
 			prefix = "benchtagged"
 		}
+		ss.prefix = prefix
 		ss.store, ss.err = tablestore.Open(ctx, tableService(b), tablestore.Options{TablePrefix: prefix})
 		if ss.err != nil {
 			return
 		}
 		start := time.Now()
-		bufs := make([]model.Buffer, seededBuffers)
+		bufs := make([]model.Buffer, seededBuffers())
 		for i := range bufs {
 			tags := map[string]string{}
 			if common {
 				tags["kind"] = "bulk"
 			}
-			if i%(seededBuffers/rareBuffers) == 0 {
+			if i%(len(bufs)/rareBuffers) == 0 {
 				tags["rare"] = "yes"
 			}
 			bufs[i] = model.Buffer{ID: newID(), CreatedAt: base.Add(time.Duration(i) * time.Millisecond), Location: "local", Tags: tags}
 			ss.ids = append(ss.ids, bufs[i].ID)
 		}
 		ss.err = ss.store.InsertBatch(ctx, bufs)
-		fmt.Printf("seeded %s with %d buffers in %v\n", prefix, seededBuffers, time.Since(start).Round(time.Millisecond))
+		fmt.Printf("seeded %s with %d buffers in %v\n", prefix, len(bufs), time.Since(start).Round(time.Millisecond))
 	})
 	if ss.err != nil {
 		b.Fatal(ss.err)
@@ -139,13 +149,25 @@ func runClients(b *testing.B, op func(ctx context.Context, i int64) error) {
 	reportRate(b)
 }
 
+// BenchmarkCreate inserts into the big store with its index spread over 1 shard
+// (every create writes the one order partition twice) and over the default 16. Both
+// stores share the seeded tables: a store with fewer shards writes the legacy
+// partitions, which every store reads.
 func BenchmarkCreate(b *testing.B) {
-	s, _ := untaggedStore.get(b)
-	runClients(b, func(ctx context.Context, i int64) error {
-		_, err := s.Insert(ctx, model.Buffer{ID: newID(), CreatedAt: time.Now(), Location: "local",
-			Tags: map[string]string{"kind": "bench", "n": fmt.Sprint(i % 10)}})
-		return err
-	})
+	for _, shards := range []int{1, tablestore.DefaultIndexShards} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			untaggedStore.get(b)
+			s, err := tablestore.New(tableService(b), tablestore.Options{TablePrefix: untaggedStore.prefix, IndexShards: shards})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runClients(b, func(ctx context.Context, i int64) error {
+				_, err := s.Insert(ctx, model.Buffer{ID: newID(), CreatedAt: time.Now(), Location: "local",
+					Tags: map[string]string{"kind": "bench", "n": fmt.Sprint(i % 10)}})
+				return err
+			})
+		})
+	}
 }
 
 func BenchmarkShow(b *testing.B) {

@@ -22,7 +22,16 @@ func (s *Store) ExpiryTable() *aztables.Client {
 	return s.expiry
 }
 
-var ExpiryRowKey = expiryRowKey
+var (
+	ExpiryRowKey    = expiryRowKey
+	ExpiryPartition = expiryPartition
+)
+
+// Partition is where s keeps buffer id's entries of the index whose unsharded
+// partition is base (OrderPartition, ExpiryPartition, or a TagPartition).
+func (s *Store) Partition(id, base string) string {
+	return shardOf(id, s.shards).partition(base)
+}
 
 // DeleteRecord removes only the record of a buffer, as a purge stopped right after
 // that step leaves it.
@@ -40,5 +49,6 @@ func StoreWithoutTables(svc *aztables.ServiceClient, prefix string) *Store {
 		tags:    svc.NewClient(prefix + "buffertags"),
 		expiry:  svc.NewClient(prefix + "bufferexpiry"),
 		now:     time.Now,
+		shards:  DefaultIndexShards,
 	}
 }

@@ -3,6 +3,7 @@ package tablestore
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,55 @@ func tagPartition(key, value string) string {
 func recordPartition(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:1])
+}
+
+// indexShard names which partition of each index holds a buffer's entries. The
+// indexes were first written one partition each (the order index "all", the expiry
+// index "due", one partition per tag pair); that layout is legacyShard, still read by
+// every list so that buffers created before sharding stay listed. Buffers created
+// with more than one shard get one of 0..n-1, chosen from their ID and kept in their
+// record for life, so raising the shard count never moves an existing entry.
+type indexShard int
+
+const (
+	legacyShard indexShard = -1
+	// MaxIndexShards keeps a shard number to two hex digits in partition keys, and a
+	// list's fan-out (one query per shard) within reason.
+	MaxIndexShards = 256
+)
+
+// shardOf picks a new buffer's shard from its ID: a stable hash, so every writer
+// and reader agrees, spread evenly over n shards. One shard is the legacy layout.
+func shardOf(id string, n int) indexShard {
+	if n <= 1 {
+		return legacyShard
+	}
+	// Bytes 8..15 of the hash: recordPartition uses byte 0, and the two spreads
+	// need not line up.
+	sum := sha256.Sum256([]byte(id))
+	return indexShard(binary.BigEndian.Uint64(sum[8:16]) % uint64(n))
+}
+
+// partition is the key of this shard's partition of an index whose legacy
+// partition is base. "~s" cannot come out of escapeKey (its '~' is always followed
+// by a hex digit) nor start a hashed tag partition ("~h"), and the prefix has a
+// fixed length, so sharded keys never collide with each other or with legacy ones.
+// The shard goes first so that each shard's partitions of every index lie in their
+// own key range, which the service can serve from different servers.
+func (sh indexShard) partition(base string) string {
+	if sh == legacyShard {
+		return base
+	}
+	return fmt.Sprintf("~s%02x-%s", int(sh), base)
+}
+
+// readShards lists every shard a list must read with n configured shards.
+func readShards(n int) []indexShard {
+	shards := []indexShard{legacyShard}
+	for i := 0; n > 1 && i < n; i++ {
+		shards = append(shards, indexShard(i))
+	}
+	return shards
 }
 
 // Index row keys sort newest first: the inverted creation time, then the inverted
@@ -122,7 +172,13 @@ func decodeETag(s string) (azcore.ETag, error) {
 }
 
 // continuation is the position after the last buffer of a page. Row keys order every
-// index the same way, so one position serves the listing and every tag index.
+// index the same way, so one position serves the listing and every tag index, and
+// it is every shard's position at once: a page ends at row key k exactly when every
+// row up to k, in every shard, has been merged. Tokens are not signed, and need not
+// be: they hold only the creation time and ID of a buffer the caller was shown, and
+// any well-formed position starts an exact list there. A malformed one is refused
+// with model.ErrInvalidContinuation, so a token cannot widen a query or make a page
+// skip or repeat a buffer. Tokens issued before sharding stay valid.
 type continuation struct {
 	V     int    `json:"v"`
 	After string `json:"after"`

@@ -2,6 +2,7 @@ package tablestore
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -91,6 +92,38 @@ func TestContinuationsRoundTripAndRejectTampering(t *testing.T) {
 	for _, bad := range []string{"x", tok[1:], tok + "A", encodeContinuation("1~"), encodeContinuation(rk[:len(rk)-1])} {
 		if _, err := decodeContinuation(bad); !errors.Is(err, model.ErrInvalidContinuation) {
 			t.Fatalf("decode(%q): %v, want ErrInvalidContinuation", bad, err)
+		}
+	}
+}
+
+// Sharded partition keys never meet each other or a legacy key: a buffer's entries
+// in one shard can never be read as another shard's, or as the unsharded layout's.
+func TestShardPartitionsAreDistinctFromEachOtherAndFromLegacyKeys(t *testing.T) {
+	bases := []string{orderPartition, expiryPartition, tagPartition("a", "b"), tagPartition("~s00-all", "x"),
+		tagPartition("s00", "all"), tagPartition(strings.Repeat("/", 200), "v"), tagPartition("k", strings.Repeat("#", 300))}
+	seen := map[string]string{}
+	for _, base := range bases {
+		for _, sh := range readShards(MaxIndexShards) {
+			pk := sh.partition(base)
+			what := fmt.Sprintf("shard %d of %q", sh, base)
+			if prev, ok := seen[pk]; ok {
+				t.Fatalf("%s and %s share partition %q", prev, what, pk)
+			}
+			seen[pk] = what
+			if len(pk) > 512 || strings.ContainsAny(pk, "'/\\#?") {
+				t.Fatalf("%s: %q is not a safe key", what, pk)
+			}
+		}
+	}
+	if got := readShards(1); len(got) != 1 || got[0] != legacyShard {
+		t.Fatalf("one shard reads %v, want only the legacy layout", got)
+	}
+	if got := readShards(DefaultIndexShards); len(got) != DefaultIndexShards+1 {
+		t.Fatalf("%d shards read %d partitions, want %d", DefaultIndexShards, len(got), DefaultIndexShards+1)
+	}
+	for _, id := range []string{"a", "abc", strings.Repeat("z", 150)} {
+		if shardOf(id, 1) != legacyShard || shardOf(id, 16) != shardOf(id, 16) || shardOf(id, 16) < 0 || shardOf(id, 16) >= 16 {
+			t.Fatalf("shardOf(%q) is not a stable shard in range", id)
 		}
 	}
 }

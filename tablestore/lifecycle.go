@@ -13,8 +13,9 @@ import (
 	"spool/internal/model"
 )
 
-// The expiry index lives in one partition: the sweep reads it as a range of row keys,
-// and Azure serves a partition range query at the same cost whatever the table size.
+// The expiry index is one partition per shard ("due" in the legacy layout): the
+// sweep reads each as a range of row keys, which Azure serves at the same cost
+// whatever the table size, and merges them soonest first.
 const expiryPartition = "due"
 
 // expiryRowKey sorts by expiry time, then ID. Times outside the representable range
@@ -90,7 +91,7 @@ func (s *Store) Purge(ctx context.Context, id string) error {
 		var expiryEntry *indexEntry
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(fanOut)
-		for _, e := range s.entriesOf(cur.buf, nil) {
+		for _, e := range s.entriesOf(cur.shard, cur.buf, nil) {
 			if e.table == s.expiry {
 				expiryEntry = &e
 				continue
@@ -130,27 +131,23 @@ func deleteEntry(ctx context.Context, e indexEntry) error {
 // first, read from their records (the expiry index only points at candidates). On
 // the way it removes expiry entries that point at nothing: entries of an expiry a
 // record no longer has, and entries whose record is gone (purged, or never
-// inserted) once they are old enough that no writer can still be adding it.
+// inserted) once they are old enough that no writer can still be adding it. Each
+// shard answers at most limit entries a page, and only as many entries as buffers
+// are still wanted are checked at a time.
 func (s *Store) Expired(ctx context.Context, now time.Time, limit int) ([]model.Buffer, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	filter := fmt.Sprintf("PartitionKey eq %s and RowKey lt %s", odataQuote(expiryPartition), odataQuote(dueBound(now)))
-	top := int32(min(limit, maxPageRows))
-	pager := s.expiry.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: &top})
+	ix := index{table: s.expiry, base: expiryPartition}
+	m := newMerge(s.expiry, ix.partitions(s.shards), "RowKey lt "+odataQuote(dueBound(now)), limit)
 	var due []model.Buffer
-	for pager.More() && len(due) < limit {
-		resp, err := pager.NextPage(ctx)
+	for len(due) < limit {
+		rows, err := m.next(ctx, limit-len(due))
 		if err != nil {
-			return nil, storageError("querying the expiry index", err)
+			return nil, fmt.Errorf("reading the expiry index: %w", err)
 		}
-		rows := make([]indexRow, 0, len(resp.Entities))
-		for _, raw := range resp.Entities {
-			r, err := parseIndexRow(raw)
-			if err != nil {
-				return nil, fmt.Errorf("decoding expiry entry: %w", err)
-			}
-			rows = append(rows, r)
+		if len(rows) == 0 {
+			break
 		}
 		found := make([]*model.Buffer, len(rows))
 		g, gctx := errgroup.WithContext(ctx)
@@ -193,7 +190,7 @@ func (s *Store) checkExpiryEntry(ctx context.Context, row indexRow) (*model.Buff
 	case err != nil:
 		return nil, err
 	}
-	if rec.buf.ExpiresAt == nil || expiryRowKey(*rec.buf.ExpiresAt, id) != row.rowKey {
+	if rec.buf.ExpiresAt == nil || expiryRowKey(*rec.buf.ExpiresAt, id) != row.rowKey || rec.shard.partition(expiryPartition) != row.pk {
 		// The record's current expiry has its own entry, written before the
 		// record changed; this one is a leftover unless a writer is using it.
 		if !row.pending || s.now().Sub(row.timestamp) > leftoverAge {
@@ -209,5 +206,5 @@ func (s *Store) dropEntry(ctx context.Context, row indexRow) {
 	if row.etag == "" {
 		return
 	}
-	_, _ = s.expiry.DeleteEntity(ctx, expiryPartition, row.rowKey, &aztables.DeleteEntityOptions{IfMatch: &row.etag})
+	_, _ = s.expiry.DeleteEntity(ctx, row.pk, row.rowKey, &aztables.DeleteEntityOptions{IfMatch: &row.etag})
 }

@@ -82,7 +82,7 @@ func TestExpiredDropsAPurgingEntryWhoseRecordIsGone(t *testing.T) {
 	if err := s.DeleteRecord(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	entity, _ := tablestore.CopyEntity("due", tablestore.ExpiryRowKey(*marked.ExpiresAt, b.ID), marked, false)
+	entity, _ := tablestore.CopyEntity(s.Partition(b.ID, tablestore.ExpiryPartition), tablestore.ExpiryRowKey(*marked.ExpiresAt, b.ID), marked, false)
 	putEntity(t, s.ExpiryTable(), entity)
 	if got, err := s.Expired(ctx, base.Add(time.Hour), 10); err != nil || len(got) != 0 {
 		t.Fatalf("expired = %s, %v", ids(got), err)
@@ -101,13 +101,13 @@ func TestExpiredDropsAStaleEntryButKeepsAFreshPendingOneWhoseInsertIsInFlight(t 
 	stale := b
 	old := base.Add(time.Hour)
 	stale.ExpiresAt = &old
-	entity, _ := tablestore.CopyEntity("due", tablestore.ExpiryRowKey(old, b.ID), stale, false)
+	entity, _ := tablestore.CopyEntity(s.Partition(b.ID, tablestore.ExpiryPartition), tablestore.ExpiryRowKey(old, b.ID), stale, false)
 	if _, err := s.ExpiryTable().AddEntity(ctx, entity, nil); err != nil {
 		t.Fatal(err)
 	}
 	// An insert that has marked its entry but not yet added its record.
 	inFlight := model.Buffer{ID: newID(), CreatedAt: base, Tags: map[string]string{}, ExpiresAt: &old}
-	entity, _ = tablestore.CopyEntity("due", tablestore.ExpiryRowKey(old, inFlight.ID), inFlight, true)
+	entity, _ = tablestore.CopyEntity(s.Partition(inFlight.ID, tablestore.ExpiryPartition), tablestore.ExpiryRowKey(old, inFlight.ID), inFlight, true)
 	if _, err := s.ExpiryTable().AddEntity(ctx, entity, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,10 @@ import (
 const maxPageRows = 1000
 
 // List returns one page of the buffers f selects, newest first (createdAt desc, then
-// id desc). A tag filter reads only the index partition of one of its pairs, so the
-// cost follows the buffers carrying that pair, not the size of the store.
+// id desc). A tag filter reads only the index partitions of one of its pairs, so the
+// cost follows the buffers carrying that pair, not the size of the store. Every
+// shard orders its rows the same way, so the last row key of a page is each shard's
+// position too: the continuation holds that one key.
 func (s *Store) List(ctx context.Context, q model.ListQuery) (model.ListPage, error) {
 	var after string
 	if q.Continuation != "" {
@@ -66,11 +68,11 @@ func (s *Store) Count(ctx context.Context, f model.Filter) (int, error) {
 	return n, nil
 }
 
-// indexRow is one entity of the order or tag index as a query returns it.
+// indexRow is one entity of an index as a query returns it.
 type indexRow struct {
-	rowKey    string
-	timestamp time.Time
-	etag      azcore.ETag
+	pk, rowKey string
+	timestamp  time.Time
+	etag       azcore.ETag
 	// pending entries are being written; only the record can say what they mean.
 	pending bool
 	// copy is the buffer as the entry holds it, trusted when not pending.
@@ -97,50 +99,62 @@ func parseIndexRow(raw []byte) (indexRow, error) {
 	return r, nil
 }
 
-// scan walks the index the filter points at, from after (exclusive), and calls visit
-// with each buffer that the filter selects, in index order, until visit returns false
-// or want buffers were visited (0: no limit).
+// scan walks the index the filter points at, all its shards merged in row-key
+// order, from after (exclusive), and calls visit with each buffer that the filter
+// selects, in index order, until visit returns false or want buffers were visited
+// (0: no limit).
 func (s *Store) scan(ctx context.Context, f model.Filter, after string, want int, visit func(model.Buffer, string) bool) error {
-	table, pk, probe := s.indexFor(f)
-	filter := "PartitionKey eq " + odataQuote(pk)
+	ix := s.indexFor(f)
+	rowFilter := ""
 	if after != "" {
-		filter += " and RowKey gt " + odataQuote(after)
+		rowFilter = "RowKey gt " + odataQuote(after)
 	}
-	top := int32(maxPageRows)
-	if want > 0 && want < maxPageRows {
-		top = int32(want)
+	top := maxPageRows
+	if want > 0 {
+		top = want
 	}
-	pager := table.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter, Top: &top})
-	sc := &scanner{store: s, filter: f, probe: probe, want: want, visit: visit}
-	defer func() { s.tidy(ctx, table, pk, sc.leftovers, sc.settled) }()
-	// With a filter a page may come back short or empty while more remain: keep
-	// paging until the pager runs out.
-	for pager.More() {
-		resp, err := pager.NextPage(ctx)
-		if err != nil {
-			return storageError(fmt.Sprintf("querying index %s", pk), err)
+	m := newMerge(ix.table, ix.partitions(s.shards), rowFilter, top)
+	sc := &scanner{store: s, filter: f, index: ix, want: want, visit: visit}
+	defer func() { s.tidy(ctx, ix.table, sc.leftovers, sc.settled) }()
+	for {
+		// Check only about as many candidates as buffers are still wanted, so a
+		// small page does not pay for a full index page of point reads.
+		n := maxPageRows
+		if want > 0 {
+			n = max(want-sc.visited, fanOut)
 		}
-		rows := make([]indexRow, 0, len(resp.Entities))
-		for _, raw := range resp.Entities {
-			r, err := parseIndexRow(raw)
-			if err != nil {
-				return fmt.Errorf("decoding index entry in %s: %w", pk, err)
-			}
-			rows = append(rows, r)
+		rows, err := m.next(ctx, n)
+		if err != nil || len(rows) == 0 {
+			return err
 		}
 		if done, err := sc.visitRows(ctx, rows); done || err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
-// indexFor picks the index partition that finds every buffer f selects: the order
-// index, or the entries of one included tag pair (the first key, so it is
-// deterministic) which it returns as the probe.
-func (s *Store) indexFor(f model.Filter) (*aztables.Client, string, *tagPair) {
+// index names the partitions a scan reads: those of the order index, or those of
+// one included tag pair, the probe.
+type index struct {
+	table *aztables.Client
+	// base is the index's legacy partition; each shard's is derived from it.
+	base  string
+	probe *tagPair
+}
+
+func (ix index) partitions(shards int) []string {
+	var pks []string
+	for _, sh := range readShards(shards) {
+		pks = append(pks, sh.partition(ix.base))
+	}
+	return pks
+}
+
+// indexFor picks the index that finds every buffer f selects: the order index, or
+// the entries of one included tag pair (the first key, so it is deterministic).
+func (s *Store) indexFor(f model.Filter) index {
 	if len(f.Tags) == 0 {
-		return s.order, orderPartition, nil
+		return index{table: s.order, base: orderPartition}
 	}
 	keys := make([]string, 0, len(f.Tags))
 	for k := range f.Tags {
@@ -148,14 +162,14 @@ func (s *Store) indexFor(f model.Filter) (*aztables.Client, string, *tagPair) {
 	}
 	slices.Sort(keys)
 	probe := &tagPair{keys[0], f.Tags[keys[0]]}
-	return s.tags, tagPartition(probe.key, probe.value), probe
+	return index{table: s.tags, base: tagPartition(probe.key, probe.value), probe: probe}
 }
 
 // scanner is one scan's state across index pages.
 type scanner struct {
 	store   *Store
 	filter  model.Filter
-	probe   *tagPair
+	index   index
 	want    int
 	visit   func(model.Buffer, string) bool
 	visited int
@@ -164,42 +178,47 @@ type scanner struct {
 	settled   []candidate
 }
 
-// visitRows decides one page of index rows and visits those selected; done means the
+// visitRows decides a batch of index rows and visits those selected; done means the
 // scan is over (visit said stop, or want buffers were visited).
 func (sc *scanner) visitRows(ctx context.Context, rows []indexRow) (done bool, err error) {
-	for len(rows) > 0 {
-		// Check only about as many candidates as buffers are still wanted, so a
-		// small page does not pay for a full index page of point reads.
-		n := len(rows)
-		if sc.want > 0 {
-			n = min(n, max(sc.want-sc.visited, fanOut))
+	checked, err := sc.store.checkCandidates(ctx, rows, sc.filter, sc.index)
+	if err != nil {
+		return true, err
+	}
+	for i, c := range checked {
+		if c.tidy {
+			sc.leftovers = append(sc.leftovers, rows[i])
+			sc.settled = append(sc.settled, c)
 		}
-		checked, err := sc.store.checkCandidates(ctx, rows[:n], sc.filter, sc.probe)
-		if err != nil {
-			return true, err
+		if !c.selected {
+			continue
 		}
-		for i, c := range checked {
-			if c.tidy {
-				sc.leftovers = append(sc.leftovers, rows[i])
-				sc.settled = append(sc.settled, c)
-			}
-			if !c.selected {
-				continue
-			}
-			if !sc.visit(c.buf, rows[i].rowKey) {
-				return true, nil
-			}
-			sc.visited++
-			if sc.want > 0 && sc.visited == sc.want {
-				return true, nil
-			}
+		if !sc.visit(c.buf, rows[i].rowKey) {
+			return true, nil
 		}
-		rows = rows[n:]
+		sc.visited++
+		if sc.want > 0 && sc.visited == sc.want {
+			return true, nil
+		}
 	}
 	return false, nil
 }
 
 type tagPair struct{ key, value string }
+
+// holds tells whether row is where ix keeps rec's entry: the row key of rec, in
+// rec's shard, and for a tag index a pair rec has. Anything else is an entry of an
+// earlier buffer with the same ID, of a pair rec lost, or a stray.
+func (ix index) holds(rec record, row indexRow) bool {
+	if orderRowKey(rec.buf.CreatedAt, rec.buf.ID) != row.rowKey || rec.shard.partition(ix.base) != row.pk {
+		return false
+	}
+	if ix.probe == nil {
+		return true
+	}
+	v, ok := rec.buf.Tags[ix.probe.key]
+	return ok && v == ix.probe.value
+}
 
 type candidate struct {
 	buf      model.Buffer
@@ -213,7 +232,7 @@ type candidate struct {
 // checkCandidates decides each index row against the whole filter. A committed
 // entry's copy is trusted; a pending one is decided by its record, read in
 // parallel with the others.
-func (s *Store) checkCandidates(ctx context.Context, rows []indexRow, f model.Filter, probe *tagPair) ([]candidate, error) {
+func (s *Store) checkCandidates(ctx context.Context, rows []indexRow, f model.Filter, ix index) ([]candidate, error) {
 	out := make([]candidate, len(rows))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fanOut)
@@ -237,16 +256,9 @@ func (s *Store) checkCandidates(ctx context.Context, rows []indexRow, f model.Fi
 			if err != nil {
 				return err
 			}
-			if orderRowKey(rec.buf.CreatedAt, rec.buf.ID) != row.rowKey {
-				// An entry for an earlier buffer that had the same ID.
+			if !ix.holds(rec, row) {
 				out[i].tidy = old
 				return nil
-			}
-			if probe != nil {
-				if v, ok := rec.buf.Tags[probe.key]; !ok || v != probe.value {
-					out[i].tidy = old
-					return nil
-				}
 			}
 			out[i] = candidate{buf: rec.buf, selected: f.Selects(rec.buf), tidy: old, keep: true}
 			return nil
@@ -262,7 +274,7 @@ func (s *Store) checkCandidates(ctx context.Context, rows []indexRow, f model.Fi
 // Each write is conditional on the entry's ETag from the query, which was read before
 // the record: a writer that has marked the entry since wins, and one that starts
 // later reads a record at least as new as ours.
-func (s *Store) tidy(ctx context.Context, table *aztables.Client, pk string, rows []indexRow, settled []candidate) {
+func (s *Store) tidy(ctx context.Context, table *aztables.Client, rows []indexRow, settled []candidate) {
 	if len(rows) == 0 || ctx.Err() != nil {
 		return
 	}
@@ -275,10 +287,10 @@ func (s *Store) tidy(ctx context.Context, table *aztables.Client, pk string, row
 		c := settled[i]
 		g.Go(func() error {
 			if !c.keep {
-				_, _ = table.DeleteEntity(ctx, pk, r.rowKey, &aztables.DeleteEntityOptions{IfMatch: &r.etag})
+				_, _ = table.DeleteEntity(ctx, r.pk, r.rowKey, &aztables.DeleteEntityOptions{IfMatch: &r.etag})
 				return nil
 			}
-			entity, err := copyEntity(pk, r.rowKey, c.buf, false)
+			entity, err := copyEntity(r.pk, r.rowKey, c.buf, false)
 			if err == nil {
 				_, _ = table.UpdateEntity(ctx, entity, &aztables.UpdateEntityOptions{IfMatch: &r.etag, UpdateMode: aztables.UpdateModeReplace})
 			}

@@ -182,24 +182,27 @@ func TestLeftoverIndexEntriesNeverChangeAListAndGetSettledWhenOld(t *testing.T) 
 	ctx := context.Background()
 	kept := insert(t, s, base, map[string]string{"color": "red"})
 	moved := insert(t, s, base.Add(time.Second), map[string]string{"color": "blue"})
-	redPK := tablestore.TagPartition("color", "red")
+	// Each buffer's entries live in the partitions of its shard.
+	redPK := func(id string) string { return s.Partition(id, tablestore.TagPartition("color", "red")) }
+	orderPK := func(id string) string { return s.Partition(id, tablestore.OrderPartition) }
 
 	// An Update of moved to red that crashed after marking its entries.
 	wouldBe := moved
 	wouldBe.Tags = map[string]string{"color": "red"}
-	putPending(t, s.TagTable(), redPK, wouldBe)
-	putPending(t, s.OrderTable(), tablestore.OrderPartition, wouldBe)
-	putPending(t, s.TagTable(), tablestore.TagPartition("color", "blue"), wouldBe)
+	putPending(t, s.TagTable(), redPK(moved.ID), wouldBe)
+	putPending(t, s.OrderTable(), orderPK(moved.ID), wouldBe)
+	putPending(t, s.TagTable(), s.Partition(moved.ID, tablestore.TagPartition("color", "blue")), wouldBe)
 	// An Insert that crashed before its record landed (or a Delete after it went).
 	ghost := model.Buffer{ID: newID(), CreatedAt: base.Add(2 * time.Second), Tags: map[string]string{"color": "red"}}
-	putPending(t, s.TagTable(), redPK, ghost)
-	putPending(t, s.OrderTable(), tablestore.OrderPartition, ghost)
+	putPending(t, s.TagTable(), redPK(ghost.ID), ghost)
+	putPending(t, s.OrderTable(), orderPK(ghost.ID), ghost)
 	// An entry of an earlier buffer with kept's ID, and entries nobody could write.
 	earlier := kept
 	earlier.CreatedAt = base.Add(-time.Hour)
-	putPending(t, s.TagTable(), redPK, earlier)
-	putEntity(t, s.TagTable(), []byte(`{"PartitionKey":"`+redPK+`","RowKey":"not-a-row-key"}`))
-	putEntity(t, s.OrderTable(), []byte(`{"PartitionKey":"all","RowKey":"`+tablestore.OrderRowKey(base.Add(3*time.Second), newID())+`"}`))
+	putPending(t, s.TagTable(), redPK(kept.ID), earlier)
+	putEntity(t, s.TagTable(), []byte(`{"PartitionKey":"`+redPK(kept.ID)+`","RowKey":"not-a-row-key"}`))
+	stray := newID()
+	putEntity(t, s.OrderTable(), []byte(`{"PartitionKey":"`+orderPK(stray)+`","RowKey":"`+tablestore.OrderRowKey(base.Add(3*time.Second), stray)+`"}`))
 
 	red := model.Filter{Tags: map[string]string{"color": "red"}}
 	blue := model.Filter{Tags: map[string]string{"color": "blue"}}
@@ -228,7 +231,7 @@ func TestLeftoverIndexEntriesNeverChangeAListAndGetSettledWhenOld(t *testing.T) 
 	// Young pending entries may belong to writers in flight: left alone.
 	movedRK := tablestore.OrderRowKey(moved.CreatedAt, moved.ID)
 	ghostRK := tablestore.OrderRowKey(ghost.CreatedAt, ghost.ID)
-	if entity(t, s.TagTable(), redPK, movedRK) == nil || entity(t, s.OrderTable(), tablestore.OrderPartition, ghostRK) == nil {
+	if entity(t, s.TagTable(), redPK(moved.ID), movedRK) == nil || entity(t, s.OrderTable(), orderPK(ghost.ID), ghostRK) == nil {
 		t.Fatal("list removed a young pending entry that may belong to a writer in flight")
 	}
 	// Once old, they are settled: removed, or committed from the record.
@@ -241,19 +244,19 @@ func TestLeftoverIndexEntriesNeverChangeAListAndGetSettledWhenOld(t *testing.T) 
 		table  *aztables.Client
 		pk, rk string
 	}{
-		{s.TagTable(), redPK, movedRK},
-		{s.TagTable(), redPK, ghostRK},
-		{s.OrderTable(), tablestore.OrderPartition, ghostRK},
-		{s.TagTable(), redPK, tablestore.OrderRowKey(earlier.CreatedAt, earlier.ID)},
+		{s.TagTable(), redPK(moved.ID), movedRK},
+		{s.TagTable(), redPK(ghost.ID), ghostRK},
+		{s.OrderTable(), orderPK(ghost.ID), ghostRK},
+		{s.TagTable(), redPK(kept.ID), tablestore.OrderRowKey(earlier.CreatedAt, earlier.ID)},
 	} {
 		if entity(t, e.table, e.pk, e.rk) != nil {
 			t.Fatalf("old leftover %s/%s was kept", e.pk, e.rk)
 		}
 	}
 	for _, table := range []*aztables.Client{s.OrderTable(), s.TagTable()} {
-		pk := tablestore.OrderPartition
+		pk := orderPK(moved.ID)
 		if table == s.TagTable() {
-			pk = tablestore.TagPartition("color", "blue")
+			pk = s.Partition(moved.ID, tablestore.TagPartition("color", "blue"))
 		}
 		props := entity(t, table, pk, movedRK)
 		if props == nil || props["Pending"] != false || props["ETag"] != moved.ETag || !strings.Contains(props["Tags"].(string), "blue") {
@@ -279,27 +282,27 @@ func TestWritesLeaveNoPendingEntriesBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	rk := tablestore.OrderRowKey(b.CreatedAt, b.ID)
-	for _, pk := range []string{tablestore.TagPartition("a", "1"), tablestore.TagPartition("c", "3")} {
+	for _, pk := range []string{s.Partition(b.ID, tablestore.TagPartition("a", "1")), s.Partition(b.ID, tablestore.TagPartition("c", "3"))} {
 		if props := entity(t, s.TagTable(), pk, rk); props == nil || props["Pending"] != false || props["ETag"] != got.ETag {
 			t.Fatalf("entry %s: %v", pk, props)
 		}
 	}
-	if props := entity(t, s.OrderTable(), tablestore.OrderPartition, rk); props == nil || props["Pending"] != false || props["ETag"] != got.ETag {
+	if props := entity(t, s.OrderTable(), s.Partition(b.ID, tablestore.OrderPartition), rk); props == nil || props["Pending"] != false || props["ETag"] != got.ETag {
 		t.Fatalf("order entry: %v", props)
 	}
-	if entity(t, s.TagTable(), tablestore.TagPartition("b", "2"), rk) != nil {
+	if entity(t, s.TagTable(), s.Partition(b.ID, tablestore.TagPartition("b", "2")), rk) != nil {
 		t.Fatal("entry of the lost pair b=2 is still there")
 	}
 	markPurging(t, s, b.ID)
 	if err := s.Purge(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, pk := range []string{tablestore.TagPartition("a", "1"), tablestore.TagPartition("c", "3")} {
+	for _, pk := range []string{s.Partition(b.ID, tablestore.TagPartition("a", "1")), s.Partition(b.ID, tablestore.TagPartition("c", "3"))} {
 		if entity(t, s.TagTable(), pk, rk) != nil {
 			t.Fatalf("entry %s survived the purge", pk)
 		}
 	}
-	if entity(t, s.OrderTable(), tablestore.OrderPartition, rk) != nil {
+	if entity(t, s.OrderTable(), s.Partition(b.ID, tablestore.OrderPartition), rk) != nil {
 		t.Fatal("order entry survived the purge")
 	}
 }

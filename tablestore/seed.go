@@ -31,7 +31,7 @@ func (s *Store) InsertBatch(ctx context.Context, bufs []model.Buffer) error {
 			return fmt.Errorf("batch insert: %w", err)
 		}
 		b.CreatedAt = b.CreatedAt.UTC()
-		entity, err := recordEntity(*b)
+		entity, err := recordEntity(*b, shardOf(b.ID, s.shards))
 		if err != nil {
 			return fmt.Errorf("batch insert: %w", err)
 		}
@@ -63,27 +63,14 @@ func (s *Store) submitCopies(ctx context.Context, bufs []model.Buffer, pending b
 	order := map[string][][]byte{}
 	tags := map[string][][]byte{}
 	expiry := map[string][][]byte{}
+	byTable := map[*aztables.Client]map[string][][]byte{s.order: order, s.tags: tags, s.expiry: expiry}
 	for _, b := range bufs {
-		if b.ExpiresAt != nil {
-			entity, err := copyEntity(expiryPartition, expiryRowKey(*b.ExpiresAt, b.ID), b, pending)
+		for _, e := range s.entriesOf(shardOf(b.ID, s.shards), b, nil) {
+			entity, err := copyEntity(e.pk, e.rk, b, pending)
 			if err != nil {
 				return err
 			}
-			expiry[expiryPartition] = append(expiry[expiryPartition], entity)
-		}
-		rk := orderRowKey(b.CreatedAt, b.ID)
-		entity, err := copyEntity(orderPartition, rk, b, pending)
-		if err != nil {
-			return err
-		}
-		order[orderPartition] = append(order[orderPartition], entity)
-		for k, v := range b.Tags {
-			pk := tagPartition(k, v)
-			entity, err := copyEntity(pk, rk, b, pending)
-			if err != nil {
-				return err
-			}
-			tags[pk] = append(tags[pk], entity)
+			byTable[e.table][e.pk] = append(byTable[e.table][e.pk], entity)
 		}
 	}
 	if err := submitBatches(ctx, s.order, order, aztables.TransactionTypeInsertReplace); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"spool/auth"
 	"spool/handler"
+	"spool/tablestore"
 )
 
 // config is what the handler needs from its environment (app settings in Azure,
@@ -46,6 +47,10 @@ type config struct {
 	// auth is SPOOL_AUTH_ISSUER, SPOOL_AUTH_AUDIENCE and the metadata settings
 	// (auth.FromEnv): with an issuer, every route needs a bearer token.
 	auth auth.Options
+	// indexShards is SPOOL_INDEX_SHARDS: how many partitions each table index is
+	// spread over (1-256; 0, unset, means tablestore's default). Raise it freely,
+	// never lower it (see tablestore.Options.IndexShards).
+	indexShards int
 }
 
 // listenAddr is the loopback address the host expects the handler on.
@@ -98,6 +103,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if c.auth, err = auth.FromEnv(getenv); err != nil {
 		return config{}, err
 	}
+	if c.indexShards, err = indexShardsFromEnv(setting); err != nil {
+		return config{}, err
+	}
 	return c, nil
 }
 
@@ -112,4 +120,17 @@ func lifecycleFromEnv(setting func(string) string) (handler.LifecycleOptions, er
 		o.SoftDeletedLifetime = d
 	}
 	return o.WithDefaults(), nil
+}
+
+// indexShardsFromEnv reads SPOOL_INDEX_SHARDS; unset means tablestore's default.
+func indexShardsFromEnv(setting func(string) string) (int, error) {
+	v := setting("SPOOL_INDEX_SHARDS")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > tablestore.MaxIndexShards {
+		return 0, fmt.Errorf("SPOOL_INDEX_SHARDS %q must be a whole number from 1 to %d", v, tablestore.MaxIndexShards)
+	}
+	return n, nil
 }

@@ -97,3 +97,19 @@ func TestClientsRefuseAConnectionStringWithoutAKeyAndNeverQuoteIt(t *testing.T) 
 		t.Errorf("bad account name: %v", err)
 	}
 }
+
+func TestIndexShardsComeFromTheEnvironmentWithinTheStoresRange(t *testing.T) {
+	base := "AccountName=a;AccountKey=k"
+	for value, want := range map[string]int{"": 0, "1": 1, " 32 ": 32, "256": 256} {
+		c, err := configFromEnv(env{"SPOOL_STORAGE_CONNECTION_STRING": base, "SPOOL_INDEX_SHARDS": value}.get)
+		if err != nil || c.indexShards != want {
+			t.Errorf("%q: %d, %v; want %d", value, c.indexShards, err, want)
+		}
+	}
+	for _, value := range []string{"0", "-1", "257", "sixteen", "1.5"} {
+		_, err := configFromEnv(env{"SPOOL_STORAGE_CONNECTION_STRING": base, "SPOOL_INDEX_SHARDS": value}.get)
+		if err == nil || !strings.Contains(err.Error(), "SPOOL_INDEX_SHARDS") {
+			t.Errorf("%q: %v, want an error naming SPOOL_INDEX_SHARDS", value, err)
+		}
+	}
+}

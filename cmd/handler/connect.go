@@ -22,7 +22,7 @@ func clients(c config) (*tablestore.Store, *blobstore.Containers, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := tablestore.New(svc, tablestore.Options{TablePrefix: c.tablePrefix})
+	store, err := tablestore.New(svc, tablestore.Options{TablePrefix: c.tablePrefix, IndexShards: c.indexShards})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -26,7 +26,7 @@ type promise struct {
 }
 
 func allPromises() []promise {
-	return slices.Concat(recordPromises, listPromises, indexPromises, lifecyclePromises, auditPromises, statusPromises)
+	return slices.Concat(recordPromises, listPromises, pagingPromises, indexPromises, lifecyclePromises, auditPromises, statusPromises)
 }
 
 // Run checks every promise on a store of its own, the promises in parallel (table
