@@ -332,36 +332,19 @@ func TestListPagesNewestFirstAndNextLinkKeepsFiltersAndLimit(t *testing.T) {
 	f.create(t, map[string]string{"set": "y"})
 	f.create(t, map[string]string{"set": "x", "skip": "yes"})
 
-	var got []string
-	path := "/buffers?tag[set]=x&excludeTag[skip]=yes&limit=2"
-	for pages := 0; path != ""; pages++ {
-		if pages > 5 {
-			t.Fatal("paging does not end")
+	got := walkPages(t, f, "/buffers?tag[set]=x&excludeTag[skip]=yes&limit=2", 5, func(body []byte, list model.BufferList) {
+		if !strings.HasPrefix(list.NextLink, "/api/buffers?") {
+			t.Fatalf("nextLink %q is not a relative /api/buffers link", list.NextLink)
 		}
-		r := f.do(t, http.MethodGet, path, nil)
-		if r.status != http.StatusOK {
-			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		if !strings.Contains(string(body), "&limit=") {
+			t.Errorf("nextLink is HTML-escaped in %s", body)
 		}
-		list := decode[model.BufferList](t, r)
-		for _, b := range list.Items {
-			got = append(got, b.ID)
+		u, _ := url.Parse(list.NextLink)
+		q := u.Query()
+		if q.Get("tag[set]") != "x" || q.Get("excludeTag[skip]") != "yes" || q.Get("limit") != "2" || q.Get("_ct") == "" {
+			t.Fatalf("nextLink %q lost the filters", list.NextLink)
 		}
-		path = ""
-		if list.NextLink != "" {
-			if !strings.HasPrefix(list.NextLink, "/api/buffers?") {
-				t.Fatalf("nextLink %q is not a relative /api/buffers link", list.NextLink)
-			}
-			if !strings.Contains(string(r.body), "&limit=") {
-				t.Errorf("nextLink is HTML-escaped in %s", r.body)
-			}
-			u, _ := url.Parse(list.NextLink)
-			q := u.Query()
-			if q.Get("tag[set]") != "x" || q.Get("excludeTag[skip]") != "yes" || q.Get("limit") != "2" || q.Get("_ct") == "" {
-				t.Fatalf("nextLink %q lost the filters", list.NextLink)
-			}
-			path = strings.TrimPrefix(list.NextLink, "/api")
-		}
-	}
+	})
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", got, want)
 	}

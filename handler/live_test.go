@@ -156,9 +156,16 @@ func exerciseLiveAPI(t *testing.T, f *apiFixture, client *http.Client) {
 // listIDs follows nextLink to the end and returns the IDs in order.
 func listIDs(t *testing.T, f *apiFixture, path string) []string {
 	t.Helper()
+	return walkPages(t, f, path, 100, nil)
+}
+
+// walkPages follows nextLink from path for at most maxPages pages, hands check (when
+// set) each page that links to another, and returns the IDs listed, in order.
+func walkPages(t *testing.T, f *apiFixture, path string, maxPages int, check func(body []byte, list model.BufferList)) []string {
+	t.Helper()
 	var ids []string
 	for pages := 0; path != ""; pages++ {
-		if pages > 100 {
+		if pages > maxPages {
 			t.Fatal("paging does not end")
 		}
 		r := f.do(t, http.MethodGet, path, nil)
@@ -168,6 +175,9 @@ func listIDs(t *testing.T, f *apiFixture, path string) []string {
 		list := decode[model.BufferList](t, r)
 		for _, b := range list.Items {
 			ids = append(ids, b.ID)
+		}
+		if check != nil && list.NextLink != "" {
+			check(r.body, list)
 		}
 		path = strings.TrimPrefix(list.NextLink, "/api")
 	}
