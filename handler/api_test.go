@@ -487,13 +487,13 @@ func TestParseTimeSpanReadsDotNetForms(t *testing.T) {
 		"0.00:00:30.5":       30*time.Second + 500*time.Millisecond,
 		"0.00:00:30.0000001": 30*time.Second + 100,
 	} {
-		got, ok := parseTimeSpan(in)
-		if !ok || got != want {
-			t.Errorf("%q: got %v %v, want %v", in, got, ok, want)
+		got, err := model.ParseTimeSpan(in)
+		if err != nil || got != want {
+			t.Errorf("%q: got %v %v, want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "x", "1.", "0.24:00:00", "0.00:60:00", "00:00:60", "1:2:3:4", "0.00:00:30.12345678"} {
-		if _, ok := parseTimeSpan(in); ok {
+		if _, err := model.ParseTimeSpan(in); err == nil {
 			t.Errorf("%q parsed", in)
 		}
 	}

@@ -43,12 +43,6 @@ func validateTags(tags map[string]string) error {
 	return nil
 }
 
-// parseTimeSpan reads a TimeSpan in the shared grammar (model.ParseTimeSpan).
-func parseTimeSpan(s string) (time.Duration, bool) {
-	d, err := model.ParseTimeSpan(s)
-	return d, err == nil
-}
-
 // checkAPIVersion accepts a missing api-version (meaning 1.0) and 1.0 itself.
 func checkAPIVersion(q url.Values) error {
 	v, ok := q["api-version"]

@@ -8,6 +8,7 @@ import (
 
 	"spool/auth"
 	"spool/handler"
+	"spool/internal/model"
 	"spool/tablestore"
 )
 
@@ -113,9 +114,12 @@ func configFromEnv(getenv func(string) string) (config, error) {
 func lifecycleFromEnv(setting func(string) string) (handler.LifecycleOptions, error) {
 	var o handler.LifecycleOptions
 	if s := setting("SPOOL_SOFT_DELETED_LIFETIME"); s != "" {
-		d, ok := handler.ParseTimeSpan(s)
-		if !ok || d <= 0 {
-			return o, fmt.Errorf("SPOOL_SOFT_DELETED_LIFETIME %q must be a positive TimeSpan such as 1.00:00:00", s)
+		d, err := model.ParseTimeSpan(s)
+		if err == nil && d <= 0 {
+			err = errors.New("it is not positive")
+		}
+		if err != nil {
+			return o, fmt.Errorf("SPOOL_SOFT_DELETED_LIFETIME %q must be a positive TimeSpan such as 1.00:00:00: %w", s, err)
 		}
 		o.SoftDeletedLifetime = d
 	}
